@@ -1,0 +1,170 @@
+"""The ``lottery`` command line: run experiments, show their tables, draw their figures."""
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from .data import dataset_names
+from .errors import LotteryError
+from .experiments import Experiment, run_imp
+from .hparams import ExperimentHparams
+from .models import model_names
+from .presets import describe_presets, get_preset, preset_names
+from .report import aggregate, load_experiment, plots, text_table
+
+DEFAULT_OUT = Path("lottery_runs")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is impossible: a pruning rate must be in [0, 1)")
+    return value
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v.strip())
+
+
+def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags that choose an experiment: a preset plus per-field overrides (None = keep the preset's)."""
+    g = parser.add_argument_group("experiment")
+    g.add_argument("--preset", default="lenet", choices=preset_names(), metavar="NAME",
+                   help="paper settings to start from (see `lottery presets`; default: lenet)")
+    g.add_argument("--model", choices=model_names(), metavar="NAME", help=f"one of {', '.join(model_names())}")
+    g.add_argument("--dataset", choices=dataset_names(), metavar="NAME", help=f"one of {', '.join(dataset_names())}")
+    g.add_argument("--levels", type=_positive_int, default=8, help="pruning rounds after the dense level 0 (default 8)")
+    g.add_argument("--trials", type=_positive_int, default=1, help="independent trials, seeds seed..seed+N-1 (default 1)")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--rewind", type=int, dest="rewind_iteration", metavar="K",
+                   help="reset survivors to their weights at iteration K instead of θ0")
+    g = parser.add_argument_group("training")
+    g.add_argument("--optimizer", choices=["adam", "sgd"])
+    g.add_argument("--lr", type=float)
+    g.add_argument("--momentum", type=float)
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--batch-size", type=_positive_int)
+    g.add_argument("--iterations", type=_positive_int, help="training iterations per level")
+    g.add_argument("--eval-every", type=_positive_int, help="iterations between evaluations (paper: 100)")
+    g.add_argument("--warmup", type=int, help="linear learning-rate warmup iterations")
+    g.add_argument("--lr-drops", type=_int_list, metavar="I,J", help="iterations where the lr is multiplied by 0.1")
+    g.add_argument("--dropout", type=float)
+    g.add_argument("--validation-size", type=_positive_int)
+    g = parser.add_argument_group("pruning")
+    g.add_argument("--prune-strategy", choices=["layerwise", "global"], dest="strategy")
+    g.add_argument("--prune-conv", type=_rate, dest="conv_rate", metavar="RATE")
+    g.add_argument("--prune-fc", type=_rate, dest="fc_rate", metavar="RATE")
+    g.add_argument("--prune-output", type=_rate, dest="output_rate", metavar="RATE")
+    g.add_argument("--prune-shortcut", type=_rate, dest="shortcut_rate", metavar="RATE")
+    g.add_argument("--prune-global", type=_rate, dest="global_rate", metavar="RATE")
+    g.add_argument("--ignore", type=lambda t: tuple(t.split(",")), metavar="NAMES",
+                   help="comma-separated parameter names never pruned")
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("where and how")
+    g.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results root (default ./{DEFAULT_OUT})")
+    g.add_argument("--data-dir", type=Path, help="folder with the data set's official files")
+    g.add_argument("--download", action="store_true", help="download missing data files (checksums verified)")
+    g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    g.add_argument("--checkpoint-every", type=_positive_int, default=1000,
+                   help="iterations between in-level checkpoints (default 1000)")
+    g.add_argument("--debug", action="store_true", help="check after every step that pruned weights stay zero")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def hparams_from_args(args: argparse.Namespace) -> ExperimentHparams:
+    hp = get_preset(args.preset)
+
+    def override(section, **fields):
+        return replace(section, **{k: v for k, v in fields.items() if v is not None})
+
+    a = vars(args)
+    model = override(hp.model, name=a.get("model"), dropout=a.get("dropout"))
+    dataset = override(hp.dataset, name=a.get("dataset"), validation_size=a.get("validation_size"))
+    training = override(hp.training, **{k: a.get(k) for k in (
+        "optimizer", "lr", "momentum", "weight_decay", "batch_size", "iterations", "eval_every", "warmup", "lr_drops")})
+    pruning = override(hp.pruning, **{k: a.get(k) for k in (
+        "strategy", "conv_rate", "fc_rate", "output_rate", "shortcut_rate", "global_rate", "ignore")})
+    return override(hp, model=model, dataset=dataset, training=training, pruning=pruning,
+                    seed=a.get("seed"), rewind_iteration=a.get("rewind_iteration"))
+
+
+def open_experiment(args: argparse.Namespace) -> Experiment:
+    return Experiment(hparams_from_args(args), args.out, data_dir=args.data_dir, download=args.download,
+                      device=args.device, progress=not args.no_progress, debug=args.debug,
+                      checkpoint_every=args.checkpoint_every)
+
+
+def show(folder: Path) -> str:
+    info, runs = load_experiment(folder)
+    if not runs:
+        return f"{folder}: no finished levels yet"
+    seeds = sorted({(r["trial"], r["seeds"]["trial_seed"]) for r in runs})
+    header = [f"experiment {info['name']}  ({folder})",
+              "non-default hyperparameters: " + str(info["non_default"]),
+              "trial seeds: " + ", ".join(f"trial {t}: {s}" for t, s in seeds)]
+    return "\n".join(header + ["", text_table(aggregate(runs))])
+
+
+def cmd_run(args) -> int:
+    with open_experiment(args) as exp:
+        run_imp(exp, args.trials, args.levels)
+        folder = exp.paths.folder
+    print(show(folder))
+    _, runs = load_experiment(folder)
+    figure = plots.summary_figure(aggregate(runs), folder.name, folder / "summary.png")
+    print(f"\nfigure: {figure}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    for folder in args.experiments:
+        print(show(folder))
+    return 0
+
+
+def cmd_presets(args) -> int:
+    print(describe_presets())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lottery", description="Find winning lottery tickets (Frankle & Carbin 2019).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="iterative magnitude pruning: train, prune, reset, repeat")
+    add_experiment_arguments(p)
+    add_runtime_arguments(p)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("show", help="print the table of a finished (or running) experiment")
+    p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
+    p.set_defaults(func=cmd_show)
+    p = sub.add_parser("presets", help="list the paper's settings available as --preset")
+    p.set_defaults(func=cmd_presets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LotteryError as e:
+        print(f"lottery: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("lottery: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Iterative magnitude pruning: train -> prune -> reset survivors to θ0 (or θk) -> retrain."""
+
+from ..errors import LotteryError
+from .experiment import Experiment
+from .layout import TICKET
+from .storage import load_tensors
+
+
+def ticket_mask(exp: Experiment, trial: int, level: int):
+    """The mask of the ticket at ``level`` (level 0: dense), computing earlier levels if needed."""
+    paths = exp.paths.trial(trial).level(TICKET, level)
+    mask = load_tensors(paths.mask)
+    if mask is not None:
+        return mask
+    if level == 0:
+        return exp.full_mask()
+    run_ticket_level(exp, trial, level - 1)
+    previous = exp.paths.trial(trial).level(TICKET, level - 1)
+    return exp.prune(load_tensors(previous.final), load_tensors(previous.mask))
+
+
+def reset_state(exp: Experiment, trial: int) -> tuple[dict, int]:
+    """Where pruned networks restart: (θ0, 0), or (θk, k) when rewinding to iteration k."""
+    k = exp.hp.rewind_iteration
+    if k == 0:
+        return exp.initial_state(trial), 0
+    run_ticket_level(exp, trial, 0)  # saves θk before it is marked finished
+    rewind = load_tensors(exp.paths.trial(trial).rewind)
+    if rewind is None:
+        raise LotteryError(f"{exp.paths.trial(trial).rewind} (θ{k}) is missing or damaged; delete "
+                           f"{exp.paths.trial(trial).level(TICKET, 0).folder} so level 0 is redone")
+    return rewind, k
+
+
+def run_ticket_level(exp: Experiment, trial: int, level: int) -> dict:
+    paths = exp.paths.trial(trial)
+    mask = ticket_mask(exp, trial, level)
+    k = exp.hp.rewind_iteration
+    if level == 0:
+        metrics, _ = exp.train_level(trial, TICKET, 0, exp.initial_state(trial), mask,
+                                     snapshot=(k, paths.rewind) if k else None)
+        return metrics
+    state, start = reset_state(exp, trial)
+    metrics, _ = exp.train_level(trial, TICKET, level, state, mask, start_iteration=start)
+    return metrics
+
+
+def run_imp(exp: Experiment, trials: int, levels: int) -> None:
+    """Levels 0..levels (level 0 is the dense network) for each trial."""
+    for trial in range(trials):
+        for level in range(levels + 1):
+            run_ticket_level(exp, trial, level)

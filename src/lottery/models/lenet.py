@@ -1,0 +1,27 @@
+"""LeNet-300-100 (Frankle & Carbin, Section 2): 784-300-100-10 fully connected, ReLU."""
+
+import math
+
+from torch import nn
+
+from .base import LotteryModel
+from .registry import register_model
+
+
+class FullyConnected(LotteryModel):
+    def __init__(self, input_shape: tuple[int, ...], hidden: tuple[int, ...], num_classes: int):
+        super().__init__()
+        sizes = [math.prod(input_shape), *hidden]
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.output = nn.Linear(sizes[-1], num_classes)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for layer in self.hidden:
+            x = layer(x).relu()
+        return self.output(x)
+
+
+@register_model("lenet_300_100", dataset="mnist")
+def lenet_300_100(input_shape, num_classes, dropout=0.0):
+    return FullyConnected(input_shape, (300, 100), num_classes)

@@ -1,0 +1,52 @@
+"""Matplotlib figures of aggregated levels (Pm on a log axis, decreasing left to right as in the paper)."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
+
+from .results import LevelStats  # noqa: E402
+
+STYLE = {"ticket": ("tab:blue", "o", "winning ticket (IMP)"), "reinit": ("tab:orange", "s", "random reinit"),
+         "random": ("tab:green", "^", "random pruning"), "oneshot": ("tab:red", "D", "one-shot pruning")}
+
+
+def _pm_axis(ax, densities: list[float]) -> None:
+    ax.set_xscale("log")
+    ticks = sorted(set(round(100 * d, 1) for d in densities), reverse=True)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{t:g}" for t in ticks], rotation=45, fontsize=7)
+    ax.set_xlim(max(ticks) * 1.15, min(ticks) / 1.15)  # Pm decreasing left to right
+    ax.set_xlabel("Percent of weights remaining (Pm)")
+    ax.grid(alpha=0.3)
+
+
+def plot_metric(ax, levels: list[LevelStats], key: str, scale: float = 1.0, ylabel: str = "") -> None:
+    for branch in dict.fromkeys(ls.branch for ls in levels):
+        rows = sorted((ls for ls in levels if ls.branch == branch), key=lambda ls: -ls.density)
+        color, marker, label = STYLE.get(branch, ("gray", "x", branch))
+        x = [100 * ls.density for ls in rows]
+        y = [scale * ls.stats[key].mean for ls in rows]
+        err = [[scale * (ls.stats[key].mean - ls.stats[key].low) for ls in rows],
+               [scale * (ls.stats[key].high - ls.stats[key].mean) for ls in rows]]
+        ax.errorbar(x, y, yerr=err, color=color, marker=marker, markersize=4, capsize=3, label=label)
+    _pm_axis(ax, [ls.density for ls in levels])
+    ax.set_ylabel(ylabel)
+
+
+def summary_figure(levels: list[LevelStats], title: str, path: Path) -> Path:
+    """Early-stop iteration and test accuracy at early stop vs Pm (the paper's Figure 1/4 panels)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
+    plot_metric(axes[0], levels, "early_stop_iteration", ylabel="Early-stop iteration (val. loss)")
+    plot_metric(axes[1], levels, "test_acc_at_early_stop", 100, ylabel="Test accuracy at early stop (%)")
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path

@@ -1,0 +1,71 @@
+"""Reading finished levels back from an experiment folder and aggregating them over trials."""
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import LotteryError
+from ..experiments.layout import ExperimentPaths
+from ..experiments.storage import load_json
+
+SUMMARY_KEYS = ("early_stop_iteration", "val_loss_at_early_stop", "test_acc_at_early_stop",
+                "train_acc_at_early_stop", "test_acc_final", "train_acc_final")
+
+
+def load_experiment(folder: Path) -> tuple[dict, list[dict]]:
+    """(hparams.json contents, metrics of every finished level)."""
+    paths = ExperimentPaths(Path(folder))
+    info = load_json(paths.hparams)
+    if info is None:
+        raise LotteryError(f"{folder} is not a lottery experiment folder (no readable hparams.json)")
+    runs = []
+    for trial in paths.trials():
+        tp = paths.trial(trial)
+        for branch in tp.branches():
+            for level in tp.levels(branch):
+                metrics = load_json(tp.level(branch, level).metrics)
+                if metrics is not None:
+                    runs.append(metrics)
+    return info, runs
+
+
+@dataclass
+class Stat:
+    mean: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Stat":
+        return cls(statistics.fmean(values), min(values), max(values))
+
+
+@dataclass
+class LevelStats:
+    branch: str
+    level: int
+    density: float
+    trials: int
+    stats: dict[str, Stat]
+
+
+def aggregate(runs: list[dict]) -> list[LevelStats]:
+    """Mean and min/max over trials (and control draws) for each (branch kind, level)."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for run in runs:
+        groups.setdefault((branch_kind(run["branch"]), run["level"]), []).append(run)
+    out = []
+    for (branch, level), members in sorted(groups.items(), key=lambda kv: (_branch_order(kv[0][0]), kv[0][1])):
+        stats = {key: Stat.of([m["summary"][key] for m in members]) for key in SUMMARY_KEYS}
+        out.append(LevelStats(branch, level, statistics.fmean(m["density"] for m in members), len(members), stats))
+    return out
+
+
+def branch_kind(branch: str) -> str:
+    """'reinit_2' -> 'reinit': control draws of one kind are aggregated together."""
+    return branch.rsplit("_", 1)[0] if branch.rsplit("_", 1)[-1].isdigit() else branch
+
+
+def _branch_order(kind: str) -> tuple[int, str]:
+    order = ["ticket", "reinit", "random", "oneshot"]
+    return (order.index(kind) if kind in order else len(order), kind)

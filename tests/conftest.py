@@ -1,0 +1,36 @@
+"""Shared fixtures: tiny in-memory data sets so end-to-end tests run in seconds."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lottery.data import DataSplits
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def make_splits(n_train=240, n_val=60, n_test=60, shape=(1, 28, 28), classes=10, seed=0) -> DataSplits:
+    """Random inputs with labels that depend on them, so a network can learn something."""
+    g = torch.Generator().manual_seed(seed)
+    prototypes = torch.randn(classes, *shape, generator=g)
+
+    def draw(n):
+        y = torch.randint(0, classes, (n,), generator=g)
+        x = prototypes[y] + 0.5 * torch.randn(n, *shape, generator=g)
+        return x, y
+
+    return DataSplits(*draw(n_train), *draw(n_val), *draw(n_test), classes)
+
+
+@pytest.fixture
+def tiny_data() -> DataSplits:
+    return make_splits()
+
+
+@pytest.fixture
+def fashion_dir() -> Path:
+    folder = SHARED_DATA / "fashion-mnist"
+    if not (folder / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real Fashion-MNIST files not found under {folder}")
+    return folder
