@@ -8,6 +8,7 @@ import filelock
 import torch
 
 from ..data import DataSplits, load_splits
+from ..data.augment import flip_and_crop
 from ..errors import LotteryError
 from ..hparams import ExperimentHparams
 from ..models import LotteryModel, get_model_spec
@@ -16,7 +17,7 @@ from ..pruning import (Mask, apply_mask, density, full_mask, global_magnitude_pr
 from ..seeds import derive_seed, generator
 from ..training import train
 from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
-from .storage import load_json, load_tensors, save_json, save_tensors
+from ..storage import load_json, load_tensors, save_json, save_tensors
 
 
 class Experiment:
@@ -157,6 +158,7 @@ class Experiment:
         apply_mask(model, mask)
         result = train(model, mask, self.data, self.hp.training, self.trial_seed(trial),
                        checkpoint=paths.checkpoint, checkpoint_every=self.checkpoint_every,
+                       augment=flip_and_crop if self.hp.dataset.augment else None,
                        start_iteration=start_iteration, snapshot_at=snapshot[0] if snapshot else None,
                        debug=self.debug,
                        progress=self.progress, description=f"trial {trial} {branch} level {level}")

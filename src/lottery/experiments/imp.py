@@ -3,7 +3,7 @@
 from ..errors import LotteryError
 from .experiment import Experiment
 from .layout import TICKET
-from .storage import load_tensors
+from ..storage import load_tensors
 
 
 def ticket_mask(exp: Experiment, trial: int, level: int):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import LotteryError
 from ..experiments.layout import ExperimentPaths
-from ..experiments.storage import load_json
+from ..storage import load_json
 
 SUMMARY_KEYS = ("early_stop_iteration", "val_loss_at_early_stop", "test_acc_at_early_stop",
                 "train_acc_at_early_stop", "test_acc_final", "train_acc_final")

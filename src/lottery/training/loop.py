@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from ..data import BatchStream, DataSplits
 from ..errors import LotteryError
-from ..experiments.storage import load_tensors, save_tensors
+from ..storage import load_tensors, save_tensors
 from ..hparams import TrainingHparams
 from ..pruning import Mask, pruned_weights_nonzero
 from ..seeds import derive_seed
