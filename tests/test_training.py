@@ -1,0 +1,81 @@
+from dataclasses import replace
+
+import pytest
+import torch
+
+from lottery.hparams import TrainingHparams
+from lottery.models import get_model_spec
+from lottery.pruning import apply_mask, layerwise_magnitude_prune
+from lottery.training import train
+from lottery.training.metrics import Curve
+
+
+def pruned_lenet(data, rate=0.5, seed=0):
+    model = get_model_spec("lenet_300_100").build(data.input_shape, data.num_classes)
+    model.reset_parameters(torch.Generator().manual_seed(seed))
+    weights = dict(model.named_parameters())
+    mask = {n: torch.ones_like(weights[n], dtype=torch.bool) for n in model.prunable_kinds()}
+    mask = layerwise_magnitude_prune(weights, mask, {n: rate for n in mask})
+    apply_mask(model, mask)
+    return model, mask
+
+
+@pytest.mark.parametrize("optimizer,weight_decay", [("adam", 0.0), ("adam", 1e-2), ("sgd", 1e-2)])
+def test_pruned_weights_stay_exactly_zero_through_many_steps(tiny_data, optimizer, weight_decay):
+    model, mask = pruned_lenet(tiny_data, rate=0.7)
+    hp = TrainingHparams(optimizer=optimizer, lr=1e-2, weight_decay=weight_decay, batch_size=20,
+                         iterations=300, eval_every=100)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    train(model, mask, tiny_data, hp, seed=0, debug=True, progress=False)
+    params = dict(model.named_parameters())
+    for name, keep in mask.items():
+        assert torch.count_nonzero(params[name][~keep]) == 0
+        assert not torch.equal(params[name][keep], before[name][keep])  # survivors did train
+
+
+def test_early_stop_is_argmin_of_recorded_validation_loss(tiny_data):
+    model, mask = pruned_lenet(tiny_data, rate=0.0)
+    hp = TrainingHparams(lr=5e-3, batch_size=20, iterations=400, eval_every=25)
+    result = train(model, mask, tiny_data, hp, seed=1, progress=False)
+    curve = result.curve
+    assert curve.iterations == list(range(0, 401, 25))
+    best = min(range(len(curve.val_loss)), key=lambda i: curve.val_loss[i])
+    assert result.summary["early_stop_iteration"] == curve.iterations[best]
+    assert result.summary["test_acc_at_early_stop"] == curve.test_acc[best]
+    assert result.summary["test_acc_final"] == curve.test_acc[-1]
+    assert 0 <= result.summary["train_acc_at_early_stop"] <= 1
+
+
+def test_curve_best_index_takes_first_minimum():
+    curve = Curve()
+    for i, loss in enumerate([3.0, 1.0, 2.0, 1.0]):
+        curve.add(i * 100, loss, 0.0, 0.0)
+    assert curve.best_index() == 1
+
+
+def test_training_is_deterministic_and_seed_controls_data_order(tiny_data):
+    hp = TrainingHparams(lr=1e-2, batch_size=20, iterations=60, eval_every=20)
+    runs = []
+    for seed in (3, 3, 4):
+        model, mask = pruned_lenet(tiny_data)
+        runs.append(train(model, mask, tiny_data, hp, seed=seed, progress=False).curve.val_loss)
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_resume_from_checkpoint_replays_exactly(tiny_data, tmp_path):
+    hp = TrainingHparams(lr=1e-2, batch_size=20, iterations=200, eval_every=20)
+    model, mask = pruned_lenet(tiny_data)
+    full = train(model, mask, tiny_data, hp, seed=0, progress=False)
+
+    model, mask = pruned_lenet(tiny_data)
+    ckpt = tmp_path / "ckpt.pt"
+    train(model, mask, tiny_data, replace(hp, iterations=130), seed=0, checkpoint=ckpt,
+          checkpoint_every=40, progress=False)  # stands in for a run killed at iteration 130
+    state = torch.load(ckpt, weights_only=True)
+    assert state["iteration"] == 120
+    model, mask = pruned_lenet(tiny_data, seed=99)  # whatever is in memory is replaced by the checkpoint
+    apply_mask(model, mask := pruned_lenet(tiny_data)[1])
+    resumed = train(model, mask, tiny_data, hp, seed=0, checkpoint=ckpt, checkpoint_every=40, progress=False)
+    assert resumed.curve == full.curve
+    for k, v in full.final_state.items():
+        assert torch.equal(v, resumed.final_state[k])
