@@ -9,7 +9,7 @@ import torch
 
 from .data import dataset_names
 from .errors import LotteryError
-from .experiments import Experiment, run_imp
+from .experiments import Experiment, run_experiment
 from .hparams import ExperimentHparams
 from .models import model_names
 from .presets import describe_presets, get_preset, preset_names
@@ -71,6 +71,24 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
                    help="comma-separated parameter names never pruned")
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_branch_arguments(parser: argparse.ArgumentParser) -> None:
+    """The paper's controls and one-shot pruning, run as branches next to the ticket chain."""
+    g = parser.add_argument_group("controls and one-shot (branches reusing the ticket's masks and θ0)")
+    g.add_argument("--reinit-draws", type=_count, default=0, metavar="N",
+                   help="random reinitialization control: ticket masks, N fresh inits per trial (paper: 3)")
+    g.add_argument("--random-draws", type=_count, default=0, metavar="N",
+                   help="random pruning control: N random masks with the ticket's per-layer counts")
+    g.add_argument("--oneshot", action="store_true",
+                   help="also prune the trained dense network in one step to each level's Pm and retrain")
+
+
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("where and how")
     g.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results root (default ./{DEFAULT_OUT})")
@@ -119,7 +137,8 @@ def show(folder: Path) -> str:
 
 def cmd_run(args) -> int:
     with open_experiment(args) as exp:
-        run_imp(exp, args.trials, args.levels)
+        run_experiment(exp, args.trials, args.levels, reinit_draws=args.reinit_draws,
+                       random_draws=args.random_draws, oneshot=args.oneshot)
         folder = exp.paths.folder
     print(show(folder))
     _, runs = load_experiment(folder)
@@ -144,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="iterative magnitude pruning: train, prune, reset, repeat")
     add_experiment_arguments(p)
+    add_branch_arguments(p)
     add_runtime_arguments(p)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("show", help="print the table of a finished (or running) experiment")

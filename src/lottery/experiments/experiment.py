@@ -1,5 +1,6 @@
 """An experiment folder: its hyperparameters, lock, data, models and the training of one level."""
 
+import json
 import os
 from functools import cached_property
 from pathlib import Path
@@ -71,7 +72,7 @@ class Experiment:
             raise LotteryError(f"{self.paths.folder} was written by an incompatible lottery version "
                                f"(format {stored.get('format_version')}, this version reads {FORMAT_VERSION}); "
                                "use another --out folder or that version of lottery")
-        if stored.get("hparams") != self.hp.to_dict():
+        if stored.get("hparams") != json.loads(json.dumps(self.hp.to_dict())):  # JSON stores tuples as lists
             raise LotteryError(f"{self.paths.hparams} holds different hyperparameters than this run; "
                                "the folder is not this experiment's. Move it aside and run again")
 
