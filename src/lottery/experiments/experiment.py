@@ -34,6 +34,7 @@ class Experiment:
         self.data_dir, self.download, self.device = data_dir, download, torch.device(device)
         self.progress, self.debug, self.checkpoint_every = progress, debug, checkpoint_every
         self._data = data
+        self.given_data = data  # in-memory data (None: loaded by name); workers reopening this experiment reuse it
         self._lock = None
 
     # -- folder, lock -------------------------------------------------------------------------

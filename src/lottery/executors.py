@@ -1,0 +1,141 @@
+"""Where independent units of a sweep run: in this process, in local worker processes, or on Ray.
+
+An executor has one job: ``map(fn, units)`` returns ``[fn(u) for u in units]`` in order, however the
+calls are spread out. Units must be independent (no unit reads what another writes). For anything
+but the in-process executor, ``fn`` must be a module-level function and each unit picklable.
+
+Executors are context managers: leaving one releases its worker processes (or disconnects from Ray
+if it connected). Ray is an optional extra: only :class:`RayExecutor` imports it.
+"""
+
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Callable, Iterable, Protocol, TypeVar
+
+import torch
+
+from .errors import LotteryError, UsageError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+EXECUTORS = ("local", "ray")
+
+
+class Executor(Protocol):
+    in_process: bool  # units run in the caller's process (they may share objects, progress bars work)
+
+    def map(self, fn: Callable[[T], R], units: Iterable[T]) -> list[R]: ...
+
+    def __enter__(self) -> "Executor": ...
+
+    def __exit__(self, *exc) -> None: ...
+
+
+class LocalExecutor:
+    """``workers=1``: one unit after another in this process (the default; needs nothing extra).
+    ``workers>1``: that many fresh worker processes on this machine, torch threads split among them."""
+
+    def __init__(self, workers: int = 1):
+        if workers < 1:
+            raise UsageError(f"--workers must be positive, got {workers}")
+        self.workers = workers
+        self.in_process = workers == 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def map(self, fn: Callable[[T], R], units: Iterable[T]) -> list[R]:
+        units = list(units)
+        if self.in_process or len(units) <= 1:
+            return [fn(u) for u in units]
+        if self._pool is None:
+            # spawn, not fork: forking a process that already ran torch can deadlock in its thread pools.
+            threads = max(1, torch.get_num_threads() // self.workers)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
+                                             initializer=torch.set_num_threads, initargs=(threads,))
+        return list(self._pool.map(fn, units))
+
+
+class RayExecutor:
+    """Each unit is one Ray task. ``address``: a running cluster ("auto", "ray://head:10001", ...) or
+    None to start a local Ray instance. ``max_in_flight`` caps how many tasks are submitted at once
+    (None: all; Ray queues what the cluster cannot fit). Each task asks for ``num_cpus`` CPUs and
+    ``num_gpus`` GPUs; Ray sets CUDA_VISIBLE_DEVICES so that "cuda" in a task is its own GPU."""
+
+    in_process = False
+
+    def __init__(self, address: str | None = None, *, num_cpus: float = 1, num_gpus: float = 0,
+                 max_in_flight: int | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise UsageError("--executor ray needs Ray: pip install 'lottery[ray]'") from None
+        if max_in_flight is not None and max_in_flight < 1:
+            raise UsageError(f"--workers must be positive, got {max_in_flight}")
+        self._ray = ray
+        self.address, self.num_cpus, self.num_gpus, self.max_in_flight = address, num_cpus, num_gpus, max_in_flight
+        self._started = False
+
+    def __enter__(self) -> "RayExecutor":
+        if not self._ray.is_initialized():
+            try:
+                self._ray.init(address=self.address, include_dashboard=False)
+            except (ConnectionError, ValueError, RuntimeError) as e:
+                where = self.address or "a new local instance"
+                raise LotteryError(f"cannot connect to Ray at {where}: {str(e).splitlines()[0]}") from None
+            self._started = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._started:
+            self._ray.shutdown()
+            self._started = False
+
+    def map(self, fn: Callable[[T], R], units: Iterable[T]) -> list[R]:
+        ray = self._ray
+        if not ray.is_initialized():
+            raise LotteryError("RayExecutor.map called outside its `with` block")
+        task = ray.remote(fn).options(num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0)
+        units = list(units)
+        limit = self.max_in_flight or len(units)
+        refs, pending = [], []
+        try:
+            for unit in units:
+                if len(pending) >= limit:  # wait for one to finish before submitting another
+                    _, pending = ray.wait(pending, num_returns=1)
+                ref = task.remote(unit)
+                refs.append(ref)
+                pending.append(ref)
+            return ray.get(refs)
+        except ray.exceptions.RayTaskError as e:
+            for ref in refs:
+                ray.cancel(ref)
+            # A LotteryError raised in a task reaches the user as itself: one line, no remote traceback.
+            if isinstance(e.cause, LotteryError):
+                raise e.cause from None
+            raise
+        except BaseException:
+            for ref in refs:
+                ray.cancel(ref)
+            raise
+
+
+def make_executor(kind: str = "local", *, workers: int | None = None, address: str | None = None,
+                  device: str = "cpu") -> Executor:
+    """The executor the command line asks for. ``device``: where units train; "cuda" gives each
+    Ray task one GPU of its own."""
+    if kind == "local":
+        if address is not None:
+            raise UsageError("--address only applies to --executor ray")
+        return LocalExecutor(1 if workers is None else workers)
+    if kind == "ray":
+        gpus = 1 if str(device).startswith("cuda") else 0
+        return RayExecutor(address, num_gpus=gpus, max_in_flight=workers)
+    raise UsageError(f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTORS)}")

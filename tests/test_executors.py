@@ -1,0 +1,153 @@
+"""Executors and the fan-out of experiment jobs: in process, in local worker processes, on a local Ray instance."""
+
+import os
+import sys
+
+import pytest
+import torch
+
+from lottery.errors import LotteryError, UsageError
+from lottery.executors import LocalExecutor, RayExecutor, make_executor
+from lottery.experiments import Experiment, run_imp
+from lottery.experiments.fanout import Call, ExperimentHandle, map_jobs
+from lottery.hparams import ExperimentHparams, TrainingHparams
+from lottery.storage import load_json, load_tensors
+
+from conftest import make_splits
+
+TINY = ExperimentHparams(training=TrainingHparams(batch_size=40, iterations=12, eval_every=4))
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    return make_splits(shape=(1, 8, 8))  # LeNet on 8x8 inputs: training costs next to nothing
+
+
+@pytest.fixture(scope="module")
+def in_process_results(small_data, tmp_path_factory):
+    """The reference: both trials run one after another in this process."""
+    return trial_results(run_with(LocalExecutor(), tmp_path_factory.mktemp("in_process"), small_data), 2, 1)
+
+
+@pytest.fixture(scope="module")
+def two_workers():
+    with LocalExecutor(workers=2) as ex:  # one pool for the module: starting processes is the slow part
+        yield ex
+
+
+def worker_pid(_unit) -> int:
+    return os.getpid()
+
+
+def trial_results(folder, trials, levels):
+    """(metrics summary, density, mask) of every ticket level, for comparing two runs."""
+    out = {}
+    for t in range(trials):
+        for k in range(levels + 1):
+            paths = folder / f"trial_{t}" / "ticket" / f"level_{k}"
+            metrics = load_json(paths / "metrics.json")
+            assert metrics is not None, f"{paths} did not finish"
+            out[t, k] = (metrics["summary"], metrics["density"], load_tensors(paths / "mask.pt"))
+    return out
+
+
+def assert_same_results(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        summary_a, density_a, mask_a = a[key]
+        summary_b, density_b, mask_b = b[key]
+        assert density_a == density_b
+        assert mask_a.keys() == mask_b.keys() and all(torch.equal(mask_a[n], mask_b[n]) for n in mask_a)
+        for name in ("early_stop_iteration", "test_acc_at_early_stop", "test_acc_final", "val_loss_final"):
+            assert summary_a[name] == pytest.approx(summary_b[name], rel=1e-4, abs=1e-6), (key, name)
+
+
+def run_with(executor, tmp_path, data, trials=2, levels=1):
+    with Experiment(TINY, tmp_path, data=data, progress=False) as exp:
+        run_imp(exp, trials, levels, executor)
+        return exp.paths.folder
+
+
+# -- local --------------------------------------------------------------------------------------------
+
+def test_in_process_executor_maps_in_order_in_this_process():
+    with LocalExecutor() as ex:
+        assert ex.in_process
+        assert ex.map(lambda u: u * u, [3, 1, 2]) == [9, 1, 4]
+        assert set(ex.map(worker_pid, range(3))) == {os.getpid()}
+
+
+def test_worker_processes_run_units_elsewhere_and_keep_order(two_workers):
+    assert not two_workers.in_process
+    assert two_workers.map(abs, [-3, 1, -2, 5]) == [3, 1, 2, 5]
+    assert os.getpid() not in two_workers.map(worker_pid, range(4))
+
+
+def test_trials_in_worker_processes_write_the_same_results_as_in_process(small_data, two_workers,
+                                                                        in_process_results, tmp_path):
+    parallel = run_with(two_workers, tmp_path, small_data)
+    assert_same_results(in_process_results, trial_results(parallel, 2, 1))
+    # each trial's θ0 is written once, by its own worker, in the usual layout
+    assert all((parallel / f"trial_{t}" / "init.pt").exists() for t in range(2))
+
+
+def test_jobs_run_their_calls_in_order_against_the_experiment(small_data, tmp_path):
+    with Experiment(TINY, tmp_path, data=small_data, progress=False) as exp:
+        results = map_jobs(exp, [[Call(Experiment.trial_seed, (1,)), Call(Experiment.trial_seed, (2,))], [],
+                                 [Call(Experiment.trial_seed, (5,))]])
+    assert results == [[1, 2], [5]]  # empty jobs are dropped
+
+
+def test_worker_that_cannot_see_the_results_folder_says_so(small_data, tmp_path):
+    exp = Experiment(TINY, tmp_path, data=small_data)  # never entered: no hparams.json on disk
+    with pytest.raises(LotteryError, match="file system they all share"):
+        ExperimentHandle.of(exp).open()
+
+
+def test_errors_in_worker_processes_reach_the_driver_as_lottery_errors(small_data, two_workers, tmp_path):
+    exp = Experiment(TINY, tmp_path, data=small_data)
+    with pytest.raises(LotteryError, match="cannot see"):
+        map_jobs(exp, [[Call(Experiment.trial_seed, (0,))], [Call(Experiment.trial_seed, (1,))]], two_workers)
+
+
+def test_make_executor_rejects_bad_choices(monkeypatch):
+    assert isinstance(make_executor("local", workers=3), LocalExecutor)
+    with pytest.raises(UsageError, match="unknown executor"):
+        make_executor("dask")
+    with pytest.raises(UsageError, match="--address only applies"):
+        make_executor("local", address="auto")
+    with pytest.raises(UsageError, match="must be positive"):
+        make_executor("local", workers=0)
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(UsageError, match=r"pip install 'lottery\[ray\]'"):
+        make_executor("ray")
+
+
+# -- Ray ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'lottery[ray]'); Ray tests skipped")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_executor_maps_in_order_with_a_cap_on_tasks_in_flight(local_ray):
+    with RayExecutor(max_in_flight=1) as ex:
+        assert ex.map(lambda u: u * 10, [3, 1, 2]) == [30, 10, 20]
+        assert os.getpid() not in ex.map(lambda u: os.getpid(), range(2))
+    assert local_ray.is_initialized()  # it did not start Ray, so it leaves it running
+
+
+def test_trials_on_ray_write_the_same_results_as_in_process(local_ray, small_data, in_process_results, tmp_path):
+    with RayExecutor() as ex:
+        distributed = run_with(ex, tmp_path, small_data)
+    assert_same_results(in_process_results, trial_results(distributed, 2, 1))
+
+
+def test_lottery_errors_in_ray_tasks_reach_the_driver_as_themselves(local_ray, small_data, tmp_path):
+    exp = Experiment(TINY, tmp_path, data=small_data)  # never entered: workers cannot find the folder
+    with RayExecutor() as ex, pytest.raises(LotteryError, match="file system they all share") as caught:
+        map_jobs(exp, [[Call(Experiment.trial_seed, (0,))]], ex)
+    assert type(caught.value) is LotteryError  # unwrapped: one line, no remote traceback
