@@ -153,8 +153,12 @@ class Experiment:
         done = self.finished(paths)
         if done is not None:
             return done, None
-        if load_tensors(paths.mask) is None:
+        stored = load_tensors(paths.mask)
+        if stored is None:
             save_tensors(paths.mask, mask)
+        elif stored.keys() != mask.keys() or any(not torch.equal(stored[n], mask[n].cpu()) for n in mask):
+            raise LotteryError(f"{paths.mask} differs from the mask recomputed for this level; the results "
+                               f"folder is inconsistent. Move {paths.folder} aside and run again")
         model = self.build_model()
         model.load_state_dict(start_state)
         apply_mask(model, mask)
@@ -165,6 +169,7 @@ class Experiment:
                        debug=self.debug,
                        progress=self.progress, description=f"trial {trial} {branch} level {level}")
         measured = density(mask)
+        check_pruned_are_zero(result.final_state, mask, paths.folder)
         metrics = {"trial": trial, "branch": branch, "level": level, "density": measured,
                    "layer_density": layer_density(mask), "summary": result.summary,
                    "curve": result.curve.to_dict(), "seeds": self.seeds(trial), **(extra or {})}
@@ -175,3 +180,10 @@ class Experiment:
         if paths.checkpoint.exists():
             os.unlink(paths.checkpoint)
         return metrics, result
+
+
+def check_pruned_are_zero(final_state: dict, mask: Mask, where: Path) -> None:
+    """What is saved must match the mask: every pruned weight exactly zero."""
+    nonzero = sum(int(torch.count_nonzero(final_state[n].cpu()[~m.cpu()])) for n, m in mask.items())
+    if nonzero:
+        raise LotteryError(f"invariant violated in {where}: {nonzero} pruned weights are nonzero after training")
