@@ -180,3 +180,15 @@ def test_interrupted_control_level_is_redone_alone(tmp_path):
         assert [(u.branch, u.level) for u in redone] == [("reinit_0", 1)]
         after = load_json(paths.metrics)
     assert after["summary"]["test_acc_final"] == before["summary"]["test_acc_final"]  # same seeds, same result
+
+
+def test_progress_bar_counts_units_and_skips_finished_ones(tmp_path, capsys):
+    with Experiment(replace(TINY, training=replace(TINY.training, iterations=10)), tmp_path, data=small_data(),
+                    progress=True) as exp:
+        run_experiment(exp, 1, 1, reinit_draws=1)
+        first = capsys.readouterr().err
+        run_experiment(exp, 1, 1, reinit_draws=1, oneshot=True)
+        second = capsys.readouterr().err
+    assert "levels: 100%" in first and "3/3" in first and "trial 0 reinit_0 level 1" in first
+    assert "<" in first  # tqdm's elapsed<remaining (ETA)
+    assert "trial 0 ticket level 0" not in second and "3/4" in second and "4/4" in second  # resumed

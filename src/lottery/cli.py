@@ -14,6 +14,7 @@ from .hparams import ExperimentHparams
 from .models import model_names
 from .presets import describe_presets, get_preset, preset_names
 from .report import aggregate, load_experiment, plots, text_table
+from .report.paper import FORMATS, make_report
 
 DEFAULT_OUT = Path("lottery_runs")
 
@@ -153,6 +154,14 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    written, notes = make_report(args.experiments, args.out, args.format, args.levels_for_curves)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print("\n".join(str(path) for path in written))
+    return 0
+
+
 def cmd_presets(args) -> int:
     print(describe_presets())
     return 0
@@ -169,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print the table of a finished (or running) experiment")
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
     p.set_defaults(func=cmd_show)
+    p = sub.add_parser("report", help="the paper's figures (PNG/SVG) and Markdown/CSV tables of experiments")
+    p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
+    p.add_argument("--out", type=Path, default=Path("lottery_report"),
+                   help="folder for the figures and tables (default ./lottery_report)")
+    p.add_argument("--format", choices=FORMATS, default="png", help="figure file format (default png)")
+    p.add_argument("--levels-for-curves", type=_int_list, metavar="K,L,...",
+                   help="ticket levels drawn in Figure 3's training curves (default: 4 spread from dense to sparsest)")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("presets", help="list the paper's settings available as --preset")
     p.set_defaults(func=cmd_presets)
     return parser

@@ -1,0 +1,124 @@
+"""`lottery report`: the paper's figures plus Markdown and CSV tables of the same numbers,
+for one or several finished (or partly finished) experiments."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import LotteryError, UsageError
+from . import figures
+from .results import SUMMARY_KEYS, LevelStats, aggregate, load_experiment
+
+FORMATS = ("png", "svg")
+TABLE_KEYS = (("early_stop_iteration", 1, "{:.0f}", "early-stop it"),
+              ("test_acc_at_early_stop", 100, "{:.2f}", "test acc @ES %"),
+              ("train_acc_at_early_stop", 100, "{:.2f}", "train acc @ES %"),
+              ("test_acc_final", 100, "{:.2f}", "test acc end %"))
+
+
+@dataclass
+class LoadedExperiment:
+    folder: Path
+    name: str
+    runs: list[dict]
+    levels: list[LevelStats] = field(init=False)
+
+    def __post_init__(self):
+        self.levels = aggregate(self.runs)
+
+    def branches(self) -> set[str]:
+        return {ls.branch for ls in self.levels}
+
+    def ticket_levels(self) -> list[int]:
+        return sorted(ls.level for ls in self.levels if ls.branch == "ticket")
+
+
+def load(folder: Path) -> LoadedExperiment:
+    info, runs = load_experiment(folder)
+    if not runs:
+        raise LotteryError(f"{folder} has no finished levels yet; nothing to report")
+    return LoadedExperiment(Path(folder), info["name"], runs)
+
+
+def csv_table(experiments: list[LoadedExperiment]) -> str:
+    """Every aggregated number: mean, min and max over trials (and control draws)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["experiment", "branch", "level", "pm_percent", "runs"]
+                    + [f"{key}_{s}" for key in SUMMARY_KEYS for s in ("mean", "min", "max")])
+    for e in experiments:
+        for ls in e.levels:
+            writer.writerow([e.name, ls.branch, ls.level, f"{100 * ls.density:.4g}", ls.trials]
+                            + [f"{v:.6g}" for key in SUMMARY_KEYS
+                               for v in (ls.stats[key].mean, ls.stats[key].low, ls.stats[key].high)])
+    return out.getvalue()
+
+
+def markdown_table(levels: list[LevelStats]) -> str:
+    """The figures' numbers: mean [min, max] over the runs (trials x control draws) of each level."""
+    def cell(ls, key, scale, fmt):
+        s = ls.stats[key]
+        text = fmt.format(scale * s.mean)
+        return text if ls.trials == 1 else f"{text} [{fmt.format(scale * s.low)}, {fmt.format(scale * s.high)}]"
+
+    header = ["branch", "level", "Pm %", "runs"] + [label for *_, label in TABLE_KEYS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for ls in levels:
+        cells = [ls.branch, str(ls.level), f"{100 * ls.density:.3g}", str(ls.trials)]
+        lines.append("| " + " | ".join(cells + [cell(ls, k, sc, f) for k, sc, f, _ in TABLE_KEYS]) + " |")
+    return "\n".join(lines)
+
+
+def check_curve_levels(e: LoadedExperiment, wanted: list[int] | None) -> list[int]:
+    available = e.ticket_levels()
+    if wanted is None:
+        return figures.default_curve_levels(available)
+    missing = sorted(set(wanted) - set(available))
+    if missing:
+        raise UsageError(f"--levels-for-curves: level(s) {', '.join(map(str, missing))} not finished in {e.folder}; "
+                         f"finished ticket levels: {', '.join(map(str, available))}")
+    return list(dict.fromkeys(wanted))
+
+
+def missing_branch_notes(e: LoadedExperiment) -> list[str]:
+    present, notes = e.branches(), []
+    for kind, flag, figure in (("random", "--random-draws N", "Figure 1"), ("reinit", "--reinit-draws N",
+                                                                            "Figures 3 and 4"),
+                               ("oneshot", "--oneshot", "Figure 4")):
+        if kind not in present:
+            notes.append(f"{e.name}: no {kind} branch for {figure} (add it with `lottery run ... {flag}`)")
+    return notes
+
+
+def make_report(folders: list[Path], out: Path, fmt: str = "png",
+                curve_levels: list[int] | None = None) -> tuple[list[Path], list[str]]:
+    """Write the figures and tables; returns (files written, notes about missing branches).
+    One experiment: figures go straight into ``out``; several: one subfolder per experiment."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown figure format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    experiments = [load(f) for f in folders]
+    names = [e.name for e in experiments]
+    if len(set(names)) < len(names):
+        raise UsageError(f"the same experiment is given twice: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
+    chosen = [check_curve_levels(e, curve_levels) for e in experiments]  # all checked before drawing
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LotteryError(f"cannot write the report to {out}: {e.strerror}; choose another folder with --out") from None
+    written, notes = [], []
+    for e, levels_for_curves in zip(experiments, chosen):
+        where = out if len(experiments) == 1 else out / e.name
+        trials = len({r["trial"] for r in e.runs})
+        title = f"{e.name} ({trials} trial{'s' if trials > 1 else ''})"
+        written.append(figures.figure1(e.levels, title, where / f"fig1.{fmt}"))
+        written.append(figures.figure3(e.runs, levels_for_curves, title, where / f"fig3.{fmt}"))
+        written.append(figures.figure4(e.levels, title, where / f"fig4.{fmt}"))
+        notes += missing_branch_notes(e)
+    markdown = "\n\n".join(f"### {e.name}\n\n{markdown_table(e.levels)}" for e in experiments) + "\n"
+    for name, text in (("table.md", markdown), ("table.csv", csv_table(experiments))):
+        (out / name).write_text(text)
+        written.append(out / name)
+    return written, notes
+

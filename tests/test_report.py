@@ -1,0 +1,153 @@
+"""`lottery report`: the paper's figures and tables from a tiny finished experiment."""
+
+import csv
+import io
+import statistics
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import make_splits
+from PIL import Image
+
+from lottery.cli import main
+from lottery.errors import UsageError
+from lottery.experiments import Experiment, run_experiment
+from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
+from lottery.report import aggregate, load_experiment
+from lottery.report.figures import FIG4_BRANCHES, default_curve_levels, mean_curve, with_dense_start
+from lottery.report.paper import make_report
+from lottery.report.plots import plot_metric, plt
+from lottery.storage import load_json
+
+TINY = ExperimentHparams(dataset=DatasetHparams("tiny"),
+                         training=TrainingHparams(lr=5e-3, batch_size=20, iterations=20, eval_every=10))
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny networks: one thread is faster than several fighting over a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """2 trials x 2 levels with 2 reinit draws, 1 random draw and one-shot."""
+    with Experiment(TINY, tmp_path_factory.mktemp("runs"), data=make_splits(shape=(1, 10, 10)),
+                    progress=False) as exp:
+        run_experiment(exp, 2, 2, reinit_draws=2, random_draws=1, oneshot=True)
+        return exp.paths.folder
+
+
+def test_report_writes_valid_png_figures(finished, tmp_path):
+    written, notes = make_report([finished], tmp_path / "report")
+    assert notes == []
+    names = sorted(p.name for p in written)
+    assert names == ["fig1.png", "fig3.png", "fig4.png", "table.csv", "table.md"]
+    for name in ("fig1.png", "fig3.png", "fig4.png"):
+        path = tmp_path / "report" / name
+        assert path.read_bytes()[:8] == PNG_MAGIC
+        with Image.open(path) as image:
+            image.verify()
+        with Image.open(path) as image:
+            width, height = image.size
+            assert image.format == "PNG" and width >= 900 and height >= 500
+            extrema = image.convert("L").getextrema()
+            assert extrema[0] < 100 < extrema[1]  # something dark drawn on a light background
+        assert path.stat().st_size > 20_000
+
+
+def test_tables_hold_the_aggregated_numbers(finished, tmp_path):
+    make_report([finished], tmp_path)
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "table.csv").read_text())))
+    assert [(r["branch"], r["level"]) for r in rows] == [
+        ("ticket", "0"), ("ticket", "1"), ("ticket", "2"), ("reinit", "1"), ("reinit", "2"),
+        ("random", "1"), ("random", "2"), ("oneshot", "1"), ("oneshot", "2")]
+    runs_of = {r["branch"]: int(r["runs"]) for r in rows}
+    assert runs_of == {"ticket": 2, "reinit": 4, "random": 2, "oneshot": 2}  # trials x draws
+    # the numbers are the trials' own: mean/min/max of what each trial recorded
+    accs = [load_json(finished / f"trial_{t}" / "reinit_1" / "level_2" / "metrics.json")["summary"]
+            ["test_acc_at_early_stop"] for t in (0, 1)]
+    accs += [load_json(finished / f"trial_{t}" / "reinit_0" / "level_2" / "metrics.json")["summary"]
+             ["test_acc_at_early_stop"] for t in (0, 1)]
+    row = next(r for r in rows if r["branch"] == "reinit" and r["level"] == "2")
+    assert float(row["test_acc_at_early_stop_mean"]) == pytest.approx(statistics.fmean(accs), rel=1e-5)
+    assert float(row["test_acc_at_early_stop_min"]) == pytest.approx(min(accs), rel=1e-5)
+    assert float(row["test_acc_at_early_stop_max"]) == pytest.approx(max(accs), rel=1e-5)
+    markdown = (tmp_path / "table.md").read_text()
+    assert markdown.count("\n| reinit |") == 2 and "train acc @ES %" in markdown
+    low, high = 100 * min(accs), 100 * max(accs)
+    assert f"[{low:.2f}, {high:.2f}]" in markdown  # min/max shown next to the mean
+
+
+def test_svg_and_several_experiments(finished, tmp_path):
+    with Experiment(replace(TINY, seed=7), tmp_path / "runs", data=make_splits(shape=(1, 10, 10)),
+                    progress=False) as exp:
+        run_experiment(exp, 1, 1)
+        other = exp.paths.folder
+    written, notes = make_report([finished, other], tmp_path / "out", fmt="svg", curve_levels=[0, 1])
+    for folder in (finished, other):
+        svg = (tmp_path / "out" / folder.name / "fig4.svg").read_text()
+        assert svg.startswith("<?xml") and "<svg" in svg
+    markdown = (tmp_path / "out" / "table.md").read_text()
+    assert f"### {finished.name}" in markdown and f"### {other.name}" in markdown
+    assert len(notes) == 3 and all(other.name in n for n in notes)  # no controls in the second one
+    assert len(written) == 2 * 3 + 2
+
+
+def test_figure_axes_follow_the_paper(finished):
+    levels = aggregate(load_experiment(finished)[1])
+    data = with_dense_start(levels, FIG4_BRANCHES)
+    fig, ax = plt.subplots()
+    plot_metric(ax, data, "test_acc_at_early_stop", 100)
+    left, right = ax.get_xlim()
+    assert ax.get_xscale() == "log" and left > right  # Pm decreasing left to right
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["winning ticket (IMP)", "random reinit", "one-shot pruning"]
+    reinit = next(c for c in ax.containers if c.get_label() == "random reinit")
+    assert reinit.lines[0].get_xdata()[0] == 100  # the control's line starts at the dense network
+    plt.close(fig)
+    # controls start from the shared dense point; random pruning is left out of Figure 4
+    assert [(ls.branch, ls.level) for ls in data if ls.branch == "reinit"] == [("reinit", 0), ("reinit", 1),
+                                                                            ("reinit", 2)]
+    assert next(ls for ls in data if ls.branch == "reinit").stats == levels[0].stats
+    assert not any(ls.branch == "random" for ls in data)
+
+
+def test_mean_curve_and_default_levels():
+    curves = [{"iterations": [0, 10, 20], "test_acc": [0.1, 0.5, 0.7]},
+              {"iterations": [10, 20, 30], "test_acc": [0.3, 0.9, 1.0]}]
+    it, mean, low, high = mean_curve(curves)
+    assert it.tolist() == [10, 20] and mean.tolist() == pytest.approx([0.4, 0.8])
+    assert low.tolist() == [0.3, 0.7] and high.tolist() == [0.5, 0.9]
+    assert default_curve_levels(list(range(9))) == [0, 3, 5, 8]
+    assert default_curve_levels([0, 1]) == [0, 1]
+
+
+def test_unknown_curve_level_is_a_usage_error(finished, tmp_path, capsys):
+    with pytest.raises(UsageError, match="level.s. 7 not finished"):
+        make_report([finished], tmp_path, curve_levels=[0, 7])
+    assert main(["report", str(finished), "--out", str(tmp_path), "--levels-for-curves", "0,7"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "r")]) == 1  # not an experiment
+    assert "not a lottery experiment" in capsys.readouterr().err
+
+
+def test_cli_run_with_controls_then_report(tmp_path, capsys):
+    argv = ["run", "--preset", "lenet-digits", "--iterations", "20", "--eval-every", "10", "--levels", "1",
+            "--reinit-draws", "1", "--random-draws", "1", "--oneshot", "--no-progress", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    folder = next(p for p in tmp_path.iterdir() if p.is_dir())
+    for branch in ("ticket", "reinit_0", "random_0", "oneshot"):
+        assert (folder / "trial_0" / branch / "level_1" / "metrics.json").exists()
+    assert (folder / "summary.png").read_bytes()[:8] == PNG_MAGIC
+    capsys.readouterr()
+    assert main(["report", str(folder), "--out", str(tmp_path / "rep"), "--levels-for-curves", "0,1"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert [Path(p).name for p in printed] == ["fig1.png", "fig3.png", "fig4.png", "table.md", "table.csv"]
+    assert all(Path(p).stat().st_size > 0 for p in printed)
