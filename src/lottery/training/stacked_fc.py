@@ -1,0 +1,163 @@
+"""K fully connected networks of one shape as stacked (K, out, in) weights, trained in one computation.
+
+The forward and backward passes are written out by hand (batched matmuls, ReLU, softmax cross
+entropy) into buffers allocated once, so a training step allocates almost nothing and pays the
+Python/dispatcher overhead once for all K networks. The math is the one autograd does for
+``lenet.FullyConnected`` trained on ``mean cross-entropy``, so the K networks follow the same
+trajectory as K separate runs of :func:`training.loop.train`, up to float rounding.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models.lenet import FullyConnected
+from ..pruning import Mask
+from .sparse_fc import SparseLinearStack, sparse_wins
+
+
+def stackable_fc(models: list[nn.Module]) -> bool:
+    """True when every model is a plain ``FullyConnected`` of the same shape, dtype and device."""
+    if not models or any(type(m) is not FullyConnected for m in models):
+        return False
+    if any(isinstance(mod, nn.Dropout) and mod.p > 0 for m in models for mod in m.modules()):
+        return False  # per-model dropout streams cannot be replayed in one batched pass
+    shapes = [[(n, p.shape, p.dtype, p.device) for n, p in m.named_parameters()] for m in models]
+    return all(s == shapes[0] for s in shapes) and shapes[0][0][2] == torch.float32
+
+
+class StackedFC:
+    """``K`` networks: layer ``l`` has weight (K, out, in) and bias (K, out).
+
+    ``params`` (in ``model.named_parameters()`` order, with ``.grad`` buffers attached) are what an
+    optimizer steps; ``compute_grads`` fills the gradients of each network's mean cross-entropy,
+    with pruned weights' gradients zeroed, as in the one-network loop.
+    ``sparse``: layers whose networks all keep at most this fraction of weights use the sparse
+    kernels of :mod:`sparse_fc` (None: never).
+    """
+
+    def __init__(self, models: list[FullyConnected], masks: list[Mask], sparse: float | None = None):
+        self.k = len(models)
+        self.layer_names = [f"hidden.{i}" for i in range(len(models[0].hidden))] + ["output"]
+        states = [dict(m.named_parameters()) for m in models]
+        with torch.no_grad():
+            self.weights = [torch.stack([s[f"{n}.weight"].detach() for s in states]).contiguous()
+                            for n in self.layer_names]
+            self.biases = [torch.stack([s[f"{n}.bias"].detach() for s in states]).contiguous()
+                           for n in self.layer_names]
+        self.param_names = [f"{n}.{kind}" for n in self.layer_names for kind in ("weight", "bias")]
+        self.params = [p for pair in zip(self.weights, self.biases) for p in pair]
+        for p in self.params:
+            p.grad = torch.zeros_like(p)
+        # Stacked 0/1 masks, only for layers some network prunes (a full layer needs no masking pass).
+        self.masks: list[torch.Tensor | None] = []
+        self.keep: list[torch.Tensor | None] = []  # boolean, for the invariant check
+        for name, w in zip(self.layer_names, self.weights):
+            key = f"{name}.weight"
+            if any(key in m and not bool(m[key].all()) for m in masks):
+                keep = torch.stack([m[key].to(w.device) if key in m else torch.ones_like(w[0], dtype=torch.bool)
+                                    for m in masks])
+                self.keep.append(keep)
+                self.masks.append(keep.to(w.dtype))
+            else:
+                self.keep.append(None)
+                self.masks.append(None)
+        self.sparse: list[SparseLinearStack | None] = [
+            SparseLinearStack(w, keep) if keep is not None and sparse is not None and sparse_wins(keep, sparse)
+            else None for w, keep in zip(self.weights, self.keep)]
+        self._buffers: dict[int, tuple] = {}
+
+    # -- training -------------------------------------------------------------------------------
+    def _buffers_for(self, batch: int) -> tuple:
+        """Activation and gradient buffers for a batch size, made once."""
+        if batch not in self._buffers:
+            w0 = self.weights[0]
+            acts = [torch.empty(self.k, batch, w.shape[1], device=w0.device) for w in self.weights[1:]]
+            outs = [torch.empty(self.k, batch, w.shape[1], device=w0.device) for w in self.weights]
+            grads = [torch.empty(self.k, batch, w.shape[1], device=w0.device) for w in self.weights]
+            minus_one = torch.full((self.k, batch, 1), -1.0, device=w0.device)
+            self._buffers[batch] = (acts, outs, grads, minus_one)
+        return self._buffers[batch]
+
+    def compute_grads(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Gradients of each network's mean cross-entropy on its batch ``x[k]`` (K, B, ...), ``y`` (K, B)."""
+        batch = y.shape[1]
+        _, outs, grads, minus_one = self._buffers_for(batch)
+        h = x.reshape(self.k, batch, -1)
+        inputs = [h]
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if self.sparse[i] is not None:
+                h = self.sparse[i].forward(h, b, out=outs[i])
+            else:
+                h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2), out=outs[i])
+            if i < last:
+                h.relu_()
+                inputs.append(h)
+        # d(mean CE)/d(logits) = (softmax - onehot) / B, per network
+        d = torch.softmax(h, dim=2)
+        d.scatter_add_(2, y.unsqueeze(2), minus_one)
+        d.mul_(1.0 / batch)
+        for i in range(last, -1, -1):
+            w = self.weights[i]
+            if self.sparse[i] is not None:
+                self.sparse[i].weight_grad(d, inputs[i], out=w.grad)
+            else:
+                torch.bmm(d.transpose(1, 2), inputs[i], out=w.grad)
+                if self.masks[i] is not None:
+                    w.grad.mul_(self.masks[i])
+            torch.sum(d, dim=1, out=self.biases[i].grad)
+            if i > 0:
+                below = grads[i - 1]
+                if self.sparse[i] is not None:
+                    self.sparse[i].input_grad(d, out=below)
+                else:
+                    torch.bmm(d, w, out=below)
+                below.mul_(inputs[i].sign())  # ReLU: pass the gradient where the unit was active
+                d = below
+
+    def after_step(self) -> None:
+        """Hook run after every optimizer step (the sparse kernels refresh their copies of the weights)."""
+        for s, w in zip(self.sparse, self.weights):
+            if s is not None:
+                s.refresh(w)
+
+    def pruned_nonzero(self) -> list[int]:
+        """Indices of networks with a pruned weight that is not exactly zero (should be empty)."""
+        bad = set()
+        for w, keep in zip(self.weights, self.keep):
+            if keep is not None:
+                nonzero = (w.detach() * ~keep).flatten(1).ne(0).any(1)
+                bad.update(int(i) for i in nonzero.nonzero().flatten())
+        return sorted(bad)
+
+    # -- evaluation -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """(K, N, classes) float32 logits of all networks on the same inputs ``x`` (N, ...).
+
+        The first layer of all K networks is one (N, in) x (in, K*out) matmul; ``dtype`` is the
+        precision of the matmuls (bfloat16 uses the CPU's AMX/AVX-512 units or GPU tensor cores;
+        accumulation stays in float32 inside the kernels)."""
+        n = x.shape[0]
+        w0, b0 = self.weights[0], self.biases[0]
+        h = F.linear(x.reshape(n, -1).to(dtype), w0.reshape(-1, w0.shape[2]).to(dtype), b0.reshape(-1).to(dtype))
+        h = h.relu_().view(n, self.k, w0.shape[1]).transpose(0, 1)
+        last = len(self.weights) - 1
+        for i in range(1, last + 1):
+            w, b = self.weights[i], self.biases[i]
+            h = torch.baddbmm(b.unsqueeze(1).to(dtype), h, w.transpose(1, 2).to(dtype))
+            if i < last:
+                h.relu_()
+        return h.float()
+
+    # -- networks in and out --------------------------------------------------------------------
+    def state_of(self, k: int) -> dict[str, torch.Tensor]:
+        """Network ``k``'s state dict (copies), named like ``FullyConnected.state_dict()``."""
+        return {name: p[k].detach().clone() for name, p in zip(self.param_names, self.params)}
+
+    @torch.no_grad()
+    def load_state(self, k: int, state: dict[str, torch.Tensor]) -> None:
+        for name, p in zip(self.param_names, self.params):
+            p[k].copy_(state[name])
+        self.after_step()

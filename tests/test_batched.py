@@ -1,0 +1,196 @@
+"""Training K networks at once (training/batched.py) gives what training them one by one gives."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+from torch import nn
+
+from lottery.data import load_splits
+from lottery.errors import LotteryError
+from lottery.hparams import TrainingHparams
+from lottery.models import LotteryModel, get_model_spec
+from lottery.pruning import apply_mask, layerwise_magnitude_prune
+from lottery.training import train
+from lottery.training.batched import Job, can_batch, split_optimizer_state, stack_optimizer_states, train_many
+
+HP = TrainingHparams(lr=5e-3, batch_size=20, iterations=90, eval_every=15)
+# (init seed, pruning rate, training seed): a dense net, a ticket-like pruned net, a very sparse one.
+NETS = [(0, 0.0, 10), (1, 0.5, 11), (2, 0.95, 12)]
+
+
+def lenet(data, init_seed, rate):
+    model = get_model_spec("lenet_300_100").build(data.input_shape, data.num_classes)
+    model.reset_parameters(torch.Generator().manual_seed(init_seed))
+    weights = dict(model.named_parameters())
+    mask = {n: torch.ones_like(weights[n], dtype=torch.bool) for n in model.prunable_kinds()}
+    mask = layerwise_magnitude_prune(weights, mask, {n: rate for n in mask})
+    apply_mask(model, mask)
+    return model, mask
+
+
+def one_by_one(data, hp, nets=NETS, **kwargs):
+    return [train(*lenet(data, i, r), data, hp, s, progress=False, **kwargs) for i, r, s in nets]
+
+
+def together(data, hp, nets=NETS, **kwargs):
+    jobs = [Job(*lenet(data, i, r), seed=s) for i, r, s in nets]
+    return jobs, train_many(jobs, data, hp, progress=False, **kwargs)
+
+
+def assert_same_run(expected, got, atol=2e-5):
+    assert got.curve.iterations == expected.curve.iterations
+    assert got.curve.val_loss == pytest.approx(expected.curve.val_loss, rel=1e-4, abs=1e-6)
+    assert got.curve.val_acc == expected.curve.val_acc
+    assert got.curve.test_acc == expected.curve.test_acc
+    for key in ("early_stop_iteration", "test_acc_at_early_stop", "train_acc_at_early_stop", "train_acc_final"):
+        assert got.summary[key] == expected.summary[key], key
+    assert got.final_state.keys() == expected.final_state.keys()
+    for name, value in expected.final_state.items():
+        torch.testing.assert_close(got.final_state[name], value, atol=atol, rtol=1e-4)
+
+
+def test_three_networks_together_equal_three_runs_one_by_one(tiny_data):
+    expected = one_by_one(tiny_data, HP)
+    jobs, got = together(tiny_data, HP)
+    for job, e, g in zip(jobs, expected, got):
+        assert_same_run(e, g)
+        assert g.summary["trained_together"] == 3
+        params = dict(job.model.named_parameters())
+        for name, keep in job.mask.items():
+            assert torch.count_nonzero(params[name][~keep]) == 0  # pruned weights stayed exactly zero
+            assert torch.equal(params[name].detach(), g.final_state[name])  # the model holds its final weights
+    # the weights did move, and differently for each network (no state leaks between them)
+    assert not torch.allclose(got[0].final_state["output.weight"], got[1].final_state["output.weight"])
+
+
+def test_schedule_sgd_start_iteration_and_snapshot_match(tiny_data):
+    hp = replace(HP, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-3, warmup=20, lr_drops=(60,))
+    kwargs = dict(start_iteration=10, snapshot_at=30)
+    expected = one_by_one(tiny_data, hp, **kwargs)
+    _, got = together(tiny_data, hp, **kwargs)
+    for e, g in zip(expected, got):
+        assert_same_run(e, g)
+        assert g.curve.iterations[0] == 15  # evaluation continues on the schedule from the start iteration
+        for name, value in e.snapshot.items():
+            torch.testing.assert_close(g.snapshot[name], value, atol=2e-5, rtol=1e-4)
+
+
+def test_checkpoints_resume_across_both_paths(tiny_data, tmp_path):
+    """A batched run's checkpoints resume in loop.train and the other way round, replaying the
+    uninterrupted run: the files have one format."""
+    full = one_by_one(tiny_data, HP)
+    short = replace(HP, iterations=60)
+    # 1. batched, stopped after 60 iterations (last checkpoint at 45) -> finished one by one by loop.train
+    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / f"a{n}.pt")
+            for n, (i, r, s) in enumerate(NETS)]
+    train_many(jobs, tiny_data, short, checkpoint_every=45, progress=False)
+    for n, ((i, r, s), expected) in enumerate(zip(NETS, full)):
+        resumed = train(*lenet(tiny_data, i, r), tiny_data, HP, s, checkpoint=tmp_path / f"a{n}.pt", progress=False)
+        assert resumed.curve.iterations[0] == 0  # the curve came from the checkpoint
+        assert_same_run(expected, resumed)
+    # 2. one by one, stopped -> finished together
+    for n, (i, r, s) in enumerate(NETS):
+        train(*lenet(tiny_data, i, r), tiny_data, short, s, checkpoint=tmp_path / f"b{n}.pt", checkpoint_every=45,
+              progress=False)
+    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / f"b{n}.pt")
+            for n, (i, r, s) in enumerate(NETS)]
+    for expected, resumed in zip(full, train_many(jobs, tiny_data, HP, progress=False)):
+        assert_same_run(expected, resumed)
+
+
+def test_networks_resumed_from_different_iterations_train_in_separate_groups(tiny_data, tmp_path):
+    full = one_by_one(tiny_data, HP)
+    (i, r, s) = NETS[1]
+    train(*lenet(tiny_data, i, r), tiny_data, replace(HP, iterations=40), s, checkpoint=tmp_path / "c.pt",
+          checkpoint_every=30, progress=False)  # checkpoint at iteration 30; the others start from 0
+    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / "c.pt" if n == 1 else None)
+            for n, (i, r, s) in enumerate(NETS)]
+    got = train_many(jobs, tiny_data, HP, progress=False)
+    for expected, g in zip(full, got):
+        assert_same_run(expected, g)
+    assert [g.summary["trained_together"] for g in got] == [2, 1, 2]
+
+
+def test_revived_pruned_weight_is_refused(tiny_data):
+    model, mask = lenet(tiny_data, 0, 0.5)
+    with torch.no_grad():
+        model.output.weight[~mask["output.weight"]] = 1.0
+    with pytest.raises(LotteryError, match="pruned weights are nonzero"):
+        train_many([Job(*lenet(tiny_data, 1, 0.5), seed=0), Job(model, mask, seed=1)], tiny_data, HP, progress=False)
+
+
+class TinyConv(LotteryModel):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.output = nn.Linear(4 * 28 * 28, 10)
+
+    def forward(self, x):
+        return self.output(self.conv(x).relu().flatten(1))
+
+
+def test_models_the_engine_cannot_stack_train_one_by_one_exactly(tiny_data):
+    def conv(seed):
+        model = TinyConv()
+        model.reset_parameters(torch.Generator().manual_seed(seed))
+        mask = {"conv.weight": torch.rand(4, 1, 3, 3, generator=torch.Generator().manual_seed(seed)) > 0.3}
+        apply_mask(model, mask)
+        return model, mask
+
+    assert not can_batch([conv(0)[0]])
+    assert not can_batch([lenet(tiny_data, 0, 0.0)[0]], augment=lambda x, g: x)
+    hp = replace(HP, iterations=30)
+    expected = [train(*conv(s), tiny_data, hp, s, progress=False) for s in (0, 1)]
+    jobs = [Job(*conv(s), seed=s) for s in (0, 1)]
+    for e, g in zip(expected, train_many(jobs, tiny_data, hp, progress=False)):
+        assert g.curve == e.curve
+        assert all(torch.equal(g.final_state[n], e.final_state[n]) for n in e.final_state)
+
+
+def test_optimizer_state_splits_and_stacks_back():
+    params = [torch.zeros(3, 4, 5, requires_grad=True), torch.zeros(3, 4, requires_grad=True)]
+    opt = torch.optim.Adam(params, lr=1e-3)
+    for p in params:
+        p.grad = torch.randn_like(p)
+    opt.step()
+    stacked = opt.state_dict()
+    parts = [split_optimizer_state(stacked, k) for k in range(3)]
+    assert parts[1]["state"][0]["exp_avg"].shape == (4, 5)
+    torch.testing.assert_close(parts[2]["state"][1]["exp_avg_sq"], stacked["state"][1]["exp_avg_sq"][2])
+    again = stack_optimizer_states(parts)
+    for i in stacked["state"]:
+        for key, value in stacked["state"][i].items():
+            assert torch.equal(again["state"][i][key], value)
+
+
+def bf16_deviation(data, hp, nets):
+    _, exact = together(data, hp, nets)
+    _, fast = together(data, hp, nets, eval_dtype=torch.bfloat16)
+    worst = {"acc": 0.0, "loss": 0.0}
+    for e, f in zip(exact, fast):
+        assert f.curve.iterations == e.curve.iterations
+        for a, b in zip(e.curve.val_acc + e.curve.test_acc, f.curve.val_acc + f.curve.test_acc):
+            worst["acc"] = max(worst["acc"], abs(a - b))
+        for a, b in zip(e.curve.val_loss, f.curve.val_loss):
+            worst["loss"] = max(worst["loss"], abs(a - b) / max(a, 0.1))  # relative, absolute near 0
+        for name, value in e.final_state.items():  # evaluation precision never touches training
+            assert torch.equal(f.final_state[name], value)
+    return worst
+
+
+# The stated tolerance of bfloat16 evaluation: accuracies within 0.2 percentage points of float32,
+# validation loss within 0.5 % (relative; for losses under 0.1, within 0.0005 absolute).
+BF16_ACC_TOL, BF16_LOSS_TOL = 0.002, 0.005
+
+
+def test_bfloat16_evaluation_stays_within_its_stated_tolerance_on_fashion_mnist(fashion_dir):
+    data = load_splits("fashion-mnist", fashion_dir)
+    hp = TrainingHparams(iterations=200, eval_every=100)
+    worst = bf16_deviation(data, hp, [(0, 0.0, 0), (1, 0.8, 1)])
+    assert worst["acc"] <= BF16_ACC_TOL and worst["loss"] <= BF16_LOSS_TOL, worst
+
+
+def test_bfloat16_evaluation_on_tiny_data(tiny_data):
+    worst = bf16_deviation(tiny_data, replace(HP, iterations=30), NETS[:2])
+    assert worst["acc"] <= 1 / 60 and worst["loss"] <= BF16_LOSS_TOL, worst  # 60 images: at most one flips
