@@ -15,6 +15,7 @@ from .models import model_names
 from .presets import describe_presets, get_preset, preset_names
 from .report import aggregate, load_experiment, plots, text_table
 from .report.paper import FORMATS, make_report
+from .report.compare import figure5
 
 DEFAULT_OUT = Path("lottery_runs")
 
@@ -162,6 +163,11 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    print(figure5(args.experiments, args.out, args.title))
+    return 0
+
+
 def cmd_presets(args) -> int:
     print(describe_presets())
     return 0
@@ -186,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels-for-curves", type=_int_list, metavar="K,L,...",
                    help="ticket levels drawn in Figure 3's training curves (default: 4 spread from dense to sparsest)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("compare", help="Figure 5: early-stop iteration and accuracy vs Pm, one line per experiment "
+                       "(e.g. Conv-2/4/6)")
+    p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
+    p.add_argument("--out", type=Path, default=Path("compare.png"), help="figure file (default ./compare.png)")
+    p.add_argument("--title", default="", help="figure title")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("presets", help="list the paper's settings available as --preset")
     p.set_defaults(func=cmd_presets)
     return parser

@@ -42,3 +42,43 @@ register_preset("lenet", "LeNet-300-100 on MNIST, paper settings (Adam 1.2e-3, 5
 register_preset("lenet-digits", "LeNet-300-100 on the embedded digits data, 2,000 its (runs anywhere, ~1 min)",
                 replace(LENET_MNIST, dataset=DatasetHparams("digits"),
                         training=replace(LENET_MNIST.training, iterations=2_000, eval_every=50)))
+
+# Section 3: Conv-2/4/6 on CIFAR-10 (Figure 2): Adam, batch 60, layer-wise pruning per kind of layer.
+# With dropout 0.5 on the fully connected layers the paper trains 3x longer at swapped learning rates.
+CONV_PAPER = {  # model: (lr, iterations, conv rate, lr with dropout, iterations with dropout)
+    "conv2": (2e-4, 20_000, 0.10, 3e-4, 60_000),
+    "conv4": (3e-4, 25_000, 0.10, 2e-4, 75_000),
+    "conv6": (3e-4, 30_000, 0.15, 2e-4, 90_000),
+}
+# A few minutes per level on a 2-core CPU (see the README's timings): same nets, rates and optimizer.
+CONV_QUICK = {"conv2": (200, 100), "conv4": (150, 50), "conv6": (100, 50)}  # (iterations, eval every)
+
+
+def conv_cifar(model: str, dropout: bool = False, quick: tuple[int, int] | None = None) -> ExperimentHparams:
+    lr, its, conv_rate, dropout_lr, dropout_its = CONV_PAPER[model]
+    training = TrainingHparams(optimizer="adam", lr=dropout_lr if dropout else lr, batch_size=60,
+                               iterations=dropout_its if dropout else its)
+    if quick is not None:
+        training = replace(training, iterations=quick[0], eval_every=quick[1])
+    return ExperimentHparams(
+        model=ModelHparams(model, dropout=0.5 if dropout else 0.0),
+        dataset=DatasetHparams("cifar10"),
+        training=training,
+        pruning=PruningHparams(conv_rate=conv_rate, fc_rate=0.2, output_rate=0.1),
+    )
+
+
+def _register_conv_presets() -> None:
+    for model, (lr, its, conv_rate, dropout_lr, dropout_its) in CONV_PAPER.items():
+        net = f"Conv-{model[-1]}"
+        register_preset(model, f"{net} on CIFAR-10, paper settings (Adam {lr:g}, {its // 1000}K its, "
+                        f"conv {conv_rate:.0%}, fc 20%, out 10%)", conv_cifar(model))
+        register_preset(f"{model}-dropout", f"{net} with dropout 0.5 on the fc layers (Adam {dropout_lr:g}, "
+                        f"{dropout_its // 1000}K its)", conv_cifar(model, dropout=True))
+        its, every = CONV_QUICK[model]
+        register_preset(f"{model}-quick", f"{net} shrunk to {its} its per level, eval every {every}: "
+                        "a CPU try-out (use few --levels)", conv_cifar(model, quick=(its, every)))
+
+
+_register_conv_presets()
+

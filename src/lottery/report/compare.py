@@ -1,0 +1,94 @@
+"""Figure 5 of Frankle & Carbin: several networks on shared axes (Conv-2/4/6 in the paper).
+
+Panels: early-stop iteration, test accuracy at early stop and train accuracy at the end of
+training, each vs Pm. One color per experiment folder; the winning ticket solid, the random
+reinitialization control dashed (when the experiment ran it). Points are means over trials and
+control draws with min/max error bars.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import LotteryError, UsageError
+from .plots import _pm_axis, plt
+from .results import LevelStats, Stat, aggregate, load_experiment
+
+PANELS = (("early_stop_iteration", 1, "Early-stop iteration (val. loss)"),
+          ("test_acc_at_early_stop", 100, "Test accuracy at early stop (%)"),
+          ("train_acc_final", 100, "Train accuracy at end of training (%)"))
+LINE = {"ticket": "-", "reinit": "--"}
+
+
+@dataclass
+class Series:
+    label: str  # the experiment's network, e.g. "conv4" or "conv4 dropout 0.5"
+    branch: str  # ticket | reinit
+    density: list[float]  # Pm, decreasing
+    stats: dict[str, list[Stat]]  # summary key -> one Stat per density
+
+
+def experiment_label(hparams: dict) -> str:
+    label = hparams["model"]["name"]
+    if hparams["model"].get("dropout"):
+        label += f" dropout {hparams['model']['dropout']:g}"
+    return label
+
+
+def series_of(label: str, levels: list[LevelStats]) -> list[Series]:
+    """The ticket line and, when present, the reinit line starting from the shared dense network."""
+    dense = [ls for ls in levels if ls.branch == "ticket" and ls.level == 0]
+    out = []
+    for branch in LINE:
+        rows = [ls for ls in levels if ls.branch == branch]
+        if not rows:
+            continue
+        if branch != "ticket" and not any(ls.level == 0 for ls in rows):
+            rows = dense + rows  # controls have no dense level of their own
+        rows.sort(key=lambda ls: -ls.density)
+        out.append(Series(label, branch, [ls.density for ls in rows],
+                          {key: [ls.stats[key] for ls in rows] for key, _, _ in PANELS}))
+    return out
+
+
+def compare_series(folders: list[Path]) -> list[Series]:
+    """Lines of every experiment; labels are made unique with the folder name when nets repeat."""
+    loaded = []
+    for folder in folders:
+        info, runs = load_experiment(folder)
+        if not runs:
+            raise LotteryError(f"{folder} has no finished levels yet; nothing to plot")
+        loaded.append((Path(folder), experiment_label(info["hparams"]), aggregate(runs)))
+    labels = [label for _, label, _ in loaded]
+    out = []
+    for folder, label, levels in loaded:
+        if labels.count(label) > 1:
+            label = f"{label} ({folder.name})"
+        out += series_of(label, levels)
+    return out
+
+
+def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
+    if not folders:
+        raise UsageError("give at least one experiment folder to compare")
+    series = compare_series(folders)
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), constrained_layout=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    color_of = {label: colors[i % len(colors)] for i, label in enumerate(dict.fromkeys(s.label for s in series))}
+    for ax, (key, scale, ylabel) in zip(axes, PANELS):
+        for s in series:
+            mean = [scale * st.mean for st in s.stats[key]]
+            err = [[m - scale * st.low for m, st in zip(mean, s.stats[key])],
+                   [scale * st.high - m for m, st in zip(mean, s.stats[key])]]
+            ax.errorbar([100 * d for d in s.density], mean, yerr=err, color=color_of[s.label],
+                        linestyle=LINE[s.branch], marker="o" if s.branch == "ticket" else "s", markersize=3,
+                        capsize=2, label=s.label if s.branch == "ticket" else f"{s.label} (reinit)")
+        _pm_axis(ax, [d for s in series for d in s.density])
+        ax.set_ylabel(ylabel)
+    axes[-1].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
