@@ -82,3 +82,43 @@ def _register_conv_presets() -> None:
 
 _register_conv_presets()
 
+# Section 4: deep networks on CIFAR-10 with SGD (momentum 0.9, weight decay 1e-4), step schedules,
+# optional linear warmup, and global pruning of 20% of all conv weights per round (the output layer
+# and ResNet shortcuts are not pruned). Evaluated every 500 iterations: Figures 7-8 read test
+# accuracy at multiples of 10K.
+_DEEP_PRUNING = PruningHparams(strategy="global", global_rate=0.2, global_kinds=("conv",))
+VGG19_CIFAR = ExperimentHparams(
+    model=ModelHparams("vgg19"),
+    dataset=DatasetHparams("cifar10"),
+    training=TrainingHparams(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=64,
+                             iterations=112_000, eval_every=500, lr_drops=(56_000, 84_000)),
+    pruning=_DEEP_PRUNING,
+)
+RESNET18_CIFAR = ExperimentHparams(
+    model=ModelHparams("resnet18"),
+    dataset=DatasetHparams("cifar10", augment=True),
+    training=TrainingHparams(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128,
+                             iterations=30_000, eval_every=500, lr_drops=(20_000, 25_000)),
+    pruning=_DEEP_PRUNING,
+)
+
+
+def _with_training(hp: ExperimentHparams, **fields) -> ExperimentHparams:
+    return replace(hp, training=replace(hp.training, **fields))
+
+
+register_preset("vgg19", "VGG-19 on CIFAR-10: SGD 0.1, /10 at 56K+84K of 112K its, batch 64, global conv 20%",
+                VGG19_CIFAR)
+register_preset("vgg19-lr0.01", "vgg19 at learning rate 0.01", _with_training(VGG19_CIFAR, lr=0.01))
+register_preset("vgg19-warmup", "vgg19 with linear warmup to 0.1 over 10K its", _with_training(VGG19_CIFAR, warmup=10_000))
+register_preset("vgg19-quick", "vgg19 schedule shrunk to 1,000 its (drops at 500, 750), eval every 250: a CPU try-out",
+                _with_training(VGG19_CIFAR, iterations=1_000, lr_drops=(500, 750), eval_every=250))
+register_preset("resnet18", "ResNet-18 (20-layer CIFAR ResNet): SGD 0.1, /10 at 20K+25K of 30K its, batch 128, "
+                "flip+crop augmentation, global conv 20%", RESNET18_CIFAR)
+register_preset("resnet18-lr0.01", "resnet18 at learning rate 0.01", _with_training(RESNET18_CIFAR, lr=0.01))
+register_preset("resnet18-lr0.03", "resnet18 at learning rate 0.03", _with_training(RESNET18_CIFAR, lr=0.03))
+register_preset("resnet18-warmup", "resnet18 at learning rate 0.03 with linear warmup over 20K its",
+                _with_training(RESNET18_CIFAR, lr=0.03, warmup=20_000))
+register_preset("resnet18-quick", "resnet18 schedule shrunk to 1,500 its (drops at 1,000, 1,250), eval every 250: "
+                "a CPU try-out", _with_training(RESNET18_CIFAR, iterations=1_500, lr_drops=(1_000, 1_250),
+                                                eval_every=250))
