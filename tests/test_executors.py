@@ -8,13 +8,23 @@ import torch
 
 from lottery.errors import LotteryError, UsageError
 from lottery.executors import LocalExecutor, RayExecutor, make_executor
-from lottery.experiments import Experiment, run_imp
+from lottery.experiments import Experiment, run_experiment, run_imp
 from lottery.experiments.fanout import Call, ExperimentHandle, map_jobs
 from lottery.hparams import ExperimentHparams, TrainingHparams
 from lottery.storage import load_json, load_tensors
 
 from conftest import make_splits
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny networks train faster on one thread, and much faster when other processes share the CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+TRIALS, LEVELS, BRANCHES = 2, 1, ("ticket", "reinit_0", "random_0", "oneshot")
 TINY = ExperimentHparams(training=TrainingHparams(batch_size=40, iterations=12, eval_every=4))
 
 
@@ -25,8 +35,8 @@ def small_data():
 
 @pytest.fixture(scope="module")
 def in_process_results(small_data, tmp_path_factory):
-    """The reference: both trials run one after another in this process."""
-    return trial_results(run_with(LocalExecutor(), tmp_path_factory.mktemp("in_process"), small_data), 2, 1)
+    """The reference: two trials with every kind of branch, run one after another in this process."""
+    return results(run_with(LocalExecutor(), tmp_path_factory.mktemp("in_process"), small_data))
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +49,16 @@ def worker_pid(_unit) -> int:
     return os.getpid()
 
 
-def trial_results(folder, trials, levels):
-    """(metrics summary, density, mask) of every ticket level, for comparing two runs."""
+def results(folder, branches=BRANCHES):
+    """(metrics summary, density, mask) of every (trial, branch, level) of a run, for comparing two runs."""
     out = {}
-    for t in range(trials):
-        for k in range(levels + 1):
-            paths = folder / f"trial_{t}" / "ticket" / f"level_{k}"
-            metrics = load_json(paths / "metrics.json")
-            assert metrics is not None, f"{paths} did not finish"
-            out[t, k] = (metrics["summary"], metrics["density"], load_tensors(paths / "mask.pt"))
+    for t in range(TRIALS):
+        for branch in branches:
+            for k in range(0 if branch == "ticket" else 1, LEVELS + 1):
+                paths = folder / f"trial_{t}" / branch / f"level_{k}"
+                metrics = load_json(paths / "metrics.json")
+                assert metrics is not None, f"{paths} did not finish"
+                out[t, branch, k] = (metrics["summary"], metrics["density"], load_tensors(paths / "mask.pt"))
     return out
 
 
@@ -62,9 +73,10 @@ def assert_same_results(a, b):
             assert summary_a[name] == pytest.approx(summary_b[name], rel=1e-4, abs=1e-6), (key, name)
 
 
-def run_with(executor, tmp_path, data, trials=2, levels=1):
+def run_with(executor, tmp_path, data):
+    """The whole experiment, as `lottery run` runs it."""
     with Experiment(TINY, tmp_path, data=data, progress=False) as exp:
-        run_imp(exp, trials, levels, executor)
+        run_experiment(exp, TRIALS, LEVELS, reinit_draws=1, random_draws=1, oneshot=True, executor=executor)
         return exp.paths.folder
 
 
@@ -83,12 +95,21 @@ def test_worker_processes_run_units_elsewhere_and_keep_order(two_workers):
     assert os.getpid() not in two_workers.map(worker_pid, range(4))
 
 
-def test_trials_in_worker_processes_write_the_same_results_as_in_process(small_data, two_workers,
-                                                                        in_process_results, tmp_path):
+def test_units_in_worker_processes_write_the_same_results_as_in_process(small_data, two_workers,
+                                                                       in_process_results, tmp_path):
     parallel = run_with(two_workers, tmp_path, small_data)
-    assert_same_results(in_process_results, trial_results(parallel, 2, 1))
+    assert_same_results(in_process_results, results(parallel))
     # each trial's θ0 is written once, by its own worker, in the usual layout
     assert all((parallel / f"trial_{t}" / "init.pt").exists() for t in range(2))
+
+
+def test_run_imp_fans_out_whole_ticket_chains(small_data, two_workers, in_process_results, tmp_path):
+    with Experiment(TINY, tmp_path, data=small_data, progress=False) as exp:
+        run_imp(exp, TRIALS, LEVELS, two_workers)
+        folder = exp.paths.folder
+    assert [p.name for p in (folder / "trial_0").iterdir() if p.is_dir()] == ["ticket"]
+    reference = {key: value for key, value in in_process_results.items() if key[1] == "ticket"}
+    assert_same_results(reference, results(folder, branches=("ticket",)))
 
 
 def test_jobs_run_their_calls_in_order_against_the_experiment(small_data, tmp_path):
@@ -140,10 +161,10 @@ def test_ray_executor_maps_in_order_with_a_cap_on_tasks_in_flight(local_ray):
     assert local_ray.is_initialized()  # it did not start Ray, so it leaves it running
 
 
-def test_trials_on_ray_write_the_same_results_as_in_process(local_ray, small_data, in_process_results, tmp_path):
+def test_units_on_ray_write_the_same_results_as_in_process(local_ray, small_data, in_process_results, tmp_path):
     with RayExecutor() as ex:
         distributed = run_with(ex, tmp_path, small_data)
-    assert_same_results(in_process_results, trial_results(distributed, 2, 1))
+    assert_same_results(in_process_results, results(distributed))
 
 
 def test_lottery_errors_in_ray_tasks_reach_the_driver_as_themselves(local_ray, small_data, tmp_path):

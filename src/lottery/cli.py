@@ -9,7 +9,9 @@ import torch
 
 from .data import dataset_names
 from .errors import LotteryError
+from .executors import EXECUTORS, make_executor
 from .experiments import Experiment, run_experiment
+from .export import WEIGHTS, export_experiment_ticket
 from .hparams import ExperimentHparams
 from .models import model_names
 from .presets import describe_presets, get_preset, preset_names
@@ -103,6 +105,17 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("parallel and distributed (trials, control draws and one-shot levels fan out)")
+    g.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local: this machine (default); ray: tasks on a Ray cluster (pip install 'lottery[ray]')")
+    g.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="local: N worker processes (default 1: all in this process); ray: at most N tasks at once")
+    g.add_argument("--address", metavar="ADDR",
+                   help="Ray cluster to join ('auto', 'ray://head:10001'); default: start Ray on this machine. "
+                        "With several machines, --out must be on a shared file system")
+
+
 def hparams_from_args(args: argparse.Namespace) -> ExperimentHparams:
     hp = get_preset(args.preset)
 
@@ -138,9 +151,10 @@ def show(folder: Path) -> str:
 
 
 def cmd_run(args) -> int:
-    with open_experiment(args) as exp:
+    executor = make_executor(args.executor, workers=args.workers, address=args.address, device=args.device)
+    with executor, open_experiment(args) as exp:
         run_experiment(exp, args.trials, args.levels, reinit_draws=args.reinit_draws,
-                       random_draws=args.random_draws, oneshot=args.oneshot)
+                       random_draws=args.random_draws, oneshot=args.oneshot, executor=executor)
         folder = exp.paths.folder
     print(show(folder))
     _, runs = load_experiment(folder)
@@ -168,6 +182,13 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    ticket = export_experiment_ticket(args.experiment, args.trial, args.level, args.out, args.weights)
+    print(f"{args.out}: trial {args.trial} level {args.level} ({args.weights} weights), "
+          f"density {ticket.density:.4f}, {len(ticket.masks)} masked tensors")
+    return 0
+
+
 def cmd_presets(args) -> int:
     print(describe_presets())
     return 0
@@ -180,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_experiment_arguments(p)
     add_branch_arguments(p)
     add_runtime_arguments(p)
+    add_executor_arguments(p)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("show", help="print the table of a finished (or running) experiment")
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
@@ -198,6 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("compare.png"), help="figure file (default ./compare.png)")
     p.add_argument("--title", default="", help="figure title")
     p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("export", help="write a ticket (weights + masks) as a plain PyTorch file")
+    p.add_argument("experiment", type=Path, metavar="EXPERIMENT_DIR")
+    p.add_argument("--trial", type=int, default=0, help="trial (default 0)")
+    p.add_argument("--level", type=int, required=True, help="pruning level of the ticket chain")
+    p.add_argument("--weights", choices=WEIGHTS, default="reset",
+                   help="reset: the weights survivors start from (θ0, or θk when rewinding; default); "
+                        "final: the weights after that level's training")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="ticket file to write")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("presets", help="list the paper's settings available as --preset")
     p.set_defaults(func=cmd_presets)
     return parser
