@@ -43,6 +43,12 @@ def with_dense_start(levels: list[LevelStats], branches: tuple[str, ...]) -> lis
     return sorted(chosen + starts, key=lambda ls: (branches.index(ls.branch), ls.level))
 
 
+def _shared_legend(fig, ax) -> None:
+    """One legend for the whole figure, below the panels, where it hides no data."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), frameon=False)
+
+
 def _save(fig, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,10 +60,10 @@ def _save(fig, path: Path) -> Path:
 def figure1(levels: list[LevelStats], title: str, path: Path) -> Path:
     data = with_dense_start(levels, FIG1_BRANCHES)
     with plt.rc_context(PAPER_STYLE):
-        fig, axes = plt.subplots(1, 2, figsize=(6.5, 2.6), constrained_layout=True)
+        fig, axes = plt.subplots(1, 2, figsize=(6.5, 2.9), constrained_layout=True)
         plot_metric(axes[0], data, "early_stop_iteration", ylabel="Early-stop iteration")
         plot_metric(axes[1], data, "test_acc_at_early_stop", 100, ylabel="Test accuracy at early stop (%)")
-        axes[0].legend()
+        _shared_legend(fig, axes[0])
         fig.suptitle(f"Figure 1: winning tickets vs random sparse subnetworks\n{title}")
         return _save(fig, path)
 
@@ -65,10 +71,10 @@ def figure1(levels: list[LevelStats], title: str, path: Path) -> Path:
 def figure4(levels: list[LevelStats], title: str, path: Path) -> Path:
     data = with_dense_start(levels, FIG4_BRANCHES)
     with plt.rc_context(PAPER_STYLE):
-        fig, axes = plt.subplots(2, 2, figsize=(6.5, 5.0), constrained_layout=True)
+        fig, axes = plt.subplots(2, 2, figsize=(6.5, 5.3), constrained_layout=True)
         for ax, (key, scale, label) in zip(axes.flat, FIG4_PANELS):
             plot_metric(ax, data, key, scale, ylabel=label)
-        axes[0, 0].legend()
+        _shared_legend(fig, axes[0, 0])
         fig.suptitle(f"Figure 4: iterative pruning vs random reinit vs one-shot pruning\n{title}")
         return _save(fig, path)
 
@@ -110,13 +116,14 @@ def figure3(runs: list[dict], curve_levels: list[int], title: str, path: Path) -
                 ax.plot(it, 100 * mean, color=color, label=f"Pm = {density:.3g}%",
                         linestyle="-" if branch == "ticket" or level == 0 else "--")
                 ax.fill_between(it, 100 * low, 100 * high, color=color, alpha=0.15, linewidth=0)
-                lowest.append(100 * mean[1:].min() if len(mean) > 1 else 100 * mean.min())
+                settled = mean[it >= it[0] + 0.1 * (it[-1] - it[0])]  # past the first 10% of training
+                lowest.append(100 * settled.min())
             ax.set_title(STYLE.get(branch, (None, None, branch))[2])
             ax.set_xlabel("Training iterations")
             ax.grid(alpha=0.3)
-            ax.legend(loc="lower right")
         axes[0, 0].set_ylabel("Test accuracy (%)")
-        if lowest:  # zoom past the near-chance first evaluation, as the paper does
+        _shared_legend(fig, axes[0, 0])  # colours are the same levels in every panel
+        if lowest:  # zoom past the steep start of training, as the paper does
             axes[0, 0].set_ylim(bottom=max(0.0, min(lowest) - 2))
         fig.suptitle(f"Figure 3: test accuracy during training\n{title}")
         return _save(fig, path)
