@@ -192,3 +192,16 @@ def test_progress_bar_counts_units_and_skips_finished_ones(tmp_path, capsys):
     assert "levels: 100%" in first and "3/3" in first and "trial 0 reinit_0 level 1" in first
     assert "<" in first  # tqdm's elapsed<remaining (ETA)
     assert "trial 0 ticket level 0" not in second and "3/4" in second and "4/4" in second  # resumed
+
+
+def test_with_rewinding_branches_restart_from_theta_k_at_iteration_k(tmp_path):
+    hp = replace(TINY, rewind_iteration=2, training=replace(TINY.training, lr=1e-9, iterations=4, eval_every=1))
+    with Experiment(hp, tmp_path, data=small_data(), progress=False) as exp:
+        run_experiment(exp, 1, 1, reinit_draws=1, random_draws=1, oneshot=True)
+        theta_k = load_tensors(exp.paths.trial(0).rewind)
+        for branch in ("reinit_0", "random_0", ONESHOT):
+            metrics = load_json(exp.paths.trial(0).level(branch, 1).metrics)
+            assert metrics["curve"]["iterations"] == [2, 3, 4]  # same budget and schedule as the ticket
+        for branch in ("random_0", ONESHOT):
+            mask, final = level(exp, branch, 1, "mask"), level(exp, branch, 1, "final")
+            assert all(torch.allclose(final[n], theta_k[n] * mask[n], atol=1e-6) for n in exp.prunable_kinds)

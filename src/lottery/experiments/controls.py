@@ -7,7 +7,9 @@
   trained from θ0 (or θk when rewinding) -- the paper's "random sparse subnetworks".
 
 Both reuse the ticket's stored masks and θ0 (the ticket is only trained if a level is missing) and
-skip level 0: the dense network is the same for every branch.
+skip level 0: the dense network is the same for every branch. When rewinding to iteration k,
+both train from iteration k like the ticket (same number of steps, same data order and learning
+rate schedule); the reinit draw replaces θk, random pruning starts from θk.
 """
 
 from ..pruning import Mask, random_mask_like
