@@ -1,13 +1,14 @@
 """Executors and the fan-out of experiment jobs: in process, in local worker processes, on a local Ray instance."""
 
 import os
+import socket
 import sys
 
 import pytest
 import torch
 
 from lottery.errors import LotteryError, UsageError
-from lottery.executors import LocalExecutor, RayExecutor, make_executor
+from lottery.executors import LocalExecutor, RayExecutor, check_reachable, make_executor
 from lottery.experiments import Experiment, run_experiment, run_imp
 from lottery.experiments.fanout import Call, ExperimentHandle, map_jobs
 from lottery.hparams import ExperimentHparams, TrainingHparams
@@ -139,6 +140,15 @@ def test_make_executor_rejects_bad_choices(monkeypatch):
         make_executor("local", address="auto")
     with pytest.raises(UsageError, match="must be positive"):
         make_executor("local", workers=0)
+    with pytest.raises(UsageError, match="is not 'auto', 'host:port'"):
+        check_reachable("nonsense")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    check_reachable(f"127.0.0.1:{port}")  # someone listens: fine
+    check_reachable(f"ray://127.0.0.1:{port}")
+    listener.close()
+    with pytest.raises(LotteryError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
+        check_reachable(f"127.0.0.1:{port}")  # nobody does: fail now, not after Ray's minutes of retries
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     with pytest.raises(UsageError, match=r"pip install 'lottery\[ray\]'"):
         make_executor("ray")

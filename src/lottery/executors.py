@@ -8,6 +8,7 @@ Executors are context managers: leaving one releases its worker processes (or di
 if it connected). Ray is an optional extra: only :class:`RayExecutor` imports it.
 """
 
+import socket
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Callable, Iterable, Protocol, TypeVar
@@ -85,6 +86,7 @@ class RayExecutor:
 
     def __enter__(self) -> "RayExecutor":
         if not self._ray.is_initialized():
+            check_reachable(self.address)
             try:
                 self._ray.init(address=self.address, include_dashboard=False)
             except (ConnectionError, ValueError, RuntimeError) as e:
@@ -125,6 +127,20 @@ class RayExecutor:
             for ref in refs:
                 ray.cancel(ref)
             raise
+
+
+def check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """Fail fast on a "host:port" nobody listens at: ray.init itself retries such an address for minutes."""
+    if address is None or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address {address!r} is not 'auto', 'host:port' or 'ray://host:port'")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise LotteryError(f"no Ray cluster answers at {address} ({e.strerror or e}); start one with "
+                           "`ray start --head` or check the address") from None
 
 
 def make_executor(kind: str = "local", *, workers: int | None = None, address: str | None = None,
