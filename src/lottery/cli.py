@@ -17,6 +17,7 @@ from .models import model_names
 from .presets import describe_presets, get_preset, preset_names
 from .report import aggregate, load_experiment, plots, text_table
 from .report.paper import FORMATS, make_report
+from .report.iterations import iterations_figure
 from .report.compare import figure5
 
 DEFAULT_OUT = Path("lottery_runs")
@@ -64,6 +65,8 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--lr-drops", type=_int_list, metavar="I,J", help="iterations where the lr is multiplied by 0.1")
     g.add_argument("--dropout", type=float)
     g.add_argument("--validation-size", type=_positive_int)
+    g.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                   help="random flip + 4-pixel pad-and-crop of training images (on in the resnet18 presets)")
     g = parser.add_argument_group("pruning")
     g.add_argument("--prune-strategy", choices=["layerwise", "global"], dest="strategy")
     g.add_argument("--prune-conv", type=_rate, dest="conv_rate", metavar="RATE")
@@ -124,7 +127,8 @@ def hparams_from_args(args: argparse.Namespace) -> ExperimentHparams:
 
     a = vars(args)
     model = override(hp.model, name=a.get("model"), dropout=a.get("dropout"))
-    dataset = override(hp.dataset, name=a.get("dataset"), validation_size=a.get("validation_size"))
+    dataset = override(hp.dataset, name=a.get("dataset"), validation_size=a.get("validation_size"),
+                       augment=a.get("augment"))
     training = override(hp.training, **{k: a.get(k) for k in (
         "optimizer", "lr", "momentum", "weight_decay", "batch_size", "iterations", "eval_every", "warmup", "lr_drops")})
     pruning = override(hp.pruning, **{k: a.get(k) for k in (
@@ -177,6 +181,11 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_iterations(args) -> int:
+    print(iterations_figure(args.experiments, list(args.at), args.out))
+    return 0
+
+
 def cmd_compare(args) -> int:
     print(figure5(args.experiments, args.out, args.title))
     return 0
@@ -214,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels-for-curves", type=_int_list, metavar="K,L,...",
                    help="ticket levels drawn in Figure 3's training curves (default: 4 spread from dense to sparsest)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("iterations", help="Figures 7-8: test accuracy vs Pm at fixed iterations, one line per experiment")
+    p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
+    p.add_argument("--at", type=_int_list, required=True, metavar="I,J,...",
+                   help="iterations to read the test accuracy at (paper: 30000,60000,112000 for VGG-19; "
+                        "10000,20000,30000 for ResNet-18)")
+    p.add_argument("--out", type=Path, default=Path("iterations.png"), help="figure file (default ./iterations.png)")
+    p.set_defaults(func=cmd_iterations)
     p = sub.add_parser("compare", help="Figure 5: early-stop iteration and accuracy vs Pm, one line per experiment "
                        "(e.g. Conv-2/4/6)")
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")

@@ -110,7 +110,8 @@ def _with_training(hp: ExperimentHparams, **fields) -> ExperimentHparams:
 register_preset("vgg19", "VGG-19 on CIFAR-10: SGD 0.1, /10 at 56K+84K of 112K its, batch 64, global conv 20%",
                 VGG19_CIFAR)
 register_preset("vgg19-lr0.01", "vgg19 at learning rate 0.01", _with_training(VGG19_CIFAR, lr=0.01))
-register_preset("vgg19-warmup", "vgg19 with linear warmup to 0.1 over 10K its", _with_training(VGG19_CIFAR, warmup=10_000))
+register_preset("vgg19-warmup", "vgg19 with linear warmup to 0.1 over 10K its",
+                _with_training(VGG19_CIFAR, warmup=10_000))
 register_preset("vgg19-quick", "vgg19 schedule shrunk to 1,000 its (drops at 500, 750), eval every 250: a CPU try-out",
                 _with_training(VGG19_CIFAR, iterations=1_000, lr_drops=(500, 750), eval_every=250))
 register_preset("resnet18", "ResNet-18 (20-layer CIFAR ResNet): SGD 0.1, /10 at 20K+25K of 30K its, batch 128, "

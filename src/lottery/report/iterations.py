@@ -1,0 +1,104 @@
+"""Figures 7-8 of Frankle & Carbin: test accuracy vs Pm read at fixed training iterations
+(e.g. 30K, 60K, 112K for VGG-19), one panel per iteration count, one line per experiment
+(learning rate / warmup setting); the winning ticket solid, random reinitialization dashed.
+
+Accuracies come from the stored learning curves: the evaluation recorded at the iteration, or the
+last one before it when the iteration falls between evaluations.
+"""
+
+import bisect
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import LotteryError, UsageError
+from .plots import _pm_axis, plt
+from .results import Stat, branch_kind, load_experiment
+
+LINE = {"ticket": "-", "reinit": "--"}
+
+
+def accuracy_at(curve: dict, iteration: int) -> float:
+    """Test accuracy of a learning curve at ``iteration`` (the last evaluation at or before it)."""
+    its = curve["iterations"]
+    if not its or iteration > its[-1]:
+        raise UsageError(f"iteration {iteration} is past the end of training "
+                         f"({its[-1] if its else 0} iterations recorded); choose smaller --at values")
+    index = bisect.bisect_right(its, iteration) - 1
+    if index < 0:
+        raise UsageError(f"iteration {iteration} is before the first evaluation at iteration {its[0]}")
+    return curve["test_acc"][index]
+
+
+@dataclass
+class Point:
+    branch: str  # branch kind: ticket, reinit, ...
+    level: int
+    density: float
+    accuracy: Stat  # over trials (and control draws)
+
+
+def points_at(runs: list[dict], iteration: int, branches: tuple[str, ...] = tuple(LINE)) -> list[Point]:
+    """Test accuracy at ``iteration`` per (branch kind, level), aggregated over trials."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for run in runs:
+        kind = branch_kind(run["branch"])
+        if kind in branches:
+            groups.setdefault((kind, run["level"]), []).append(run)
+    return [Point(kind, level, sum(r["density"] for r in members) / len(members),
+                  Stat.of([accuracy_at(r["curve"], iteration) for r in members]))
+            for (kind, level), members in sorted(groups.items())]
+
+
+def setting_label(hparams: dict) -> str:
+    """What tells Figure 7/8's lines apart: learning rate, warmup, rewinding."""
+    t = hparams["training"]
+    label = f"rate {t['lr']:g}"
+    if t.get("warmup"):
+        label += f", warmup {t['warmup'] / 1000:g}K"
+    if hparams.get("rewind_iteration"):
+        label += f", rewind to it {hparams['rewind_iteration']}"
+    return label
+
+
+def iterations_figure(folders: list[Path], iterations: list[int], path: Path, title: str = "") -> Path:
+    """One panel per iteration count; each experiment folder is one line (plus its reinit control)."""
+    if not iterations:
+        raise UsageError("give at least one iteration count to read the accuracy at")
+    experiments = []
+    for folder in folders:
+        info, runs = load_experiment(folder)
+        if not runs:
+            raise LotteryError(f"{folder} has no finished levels yet; nothing to plot")
+        experiments.append((setting_label(info["hparams"]), runs))
+
+    fig, axes = plt.subplots(1, len(iterations), figsize=(4.2 * len(iterations), 3.6), squeeze=False,
+                             constrained_layout=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, iteration in zip(axes[0], iterations):
+        densities = []
+        for i, (label, runs) in enumerate(experiments):
+            points = points_at(runs, iteration)
+            for kind, style in LINE.items():
+                rows = sorted((p for p in points if p.branch == kind), key=lambda p: -p.density)
+                if not rows:
+                    continue
+                densities += [p.density for p in rows]
+                mean = [100 * p.accuracy.mean for p in rows]
+                err = [[m - 100 * p.accuracy.low for m, p in zip(mean, rows)],
+                       [100 * p.accuracy.high - m for m, p in zip(mean, rows)]]
+                ax.errorbar([100 * p.density for p in rows], mean, yerr=err, color=colors[i % len(colors)],
+                            linestyle=style, marker="o" if kind == "ticket" else "s", markersize=3, capsize=2,
+                            label=label if kind == "ticket" else f"{label} (reinit)")
+        if not densities:
+            raise LotteryError("no ticket or reinit levels to plot")
+        _pm_axis(ax, densities)
+        ax.set_title(f"{iteration / 1000:g}K iterations", fontsize=9)
+        ax.set_ylabel("Test accuracy (%)")
+    axes[0][-1].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
