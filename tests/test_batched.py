@@ -6,13 +6,29 @@ import pytest
 import torch
 from torch import nn
 
-from lottery.data import load_splits
+from conftest import make_splits
+from lottery.data import DataSplits, load_splits
 from lottery.errors import LotteryError
-from lottery.hparams import TrainingHparams
+from lottery.executors import LocalExecutor
+from lottery.experiments import Experiment, run_experiment
+from lottery.hparams import ExperimentHparams, TrainingHparams
 from lottery.models import LotteryModel, get_model_spec
 from lottery.pruning import apply_mask, layerwise_magnitude_prune
 from lottery.training import train
-from lottery.training.batched import Job, can_batch, split_optimizer_state, stack_optimizer_states, train_many
+from lottery.storage import load_json, load_tensors
+from lottery.training.batched import (Job, SpeedOptions, can_batch, split_optimizer_state, stack_optimizer_states,
+                                      train_many)
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny networks train faster on one thread, and much faster when other processes share the CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 HP = TrainingHparams(lr=5e-3, batch_size=20, iterations=90, eval_every=15)
 # (init seed, pruning rate, training seed): a dense net, a ticket-like pruned net, a very sparse one.
@@ -185,7 +201,9 @@ BF16_ACC_TOL, BF16_LOSS_TOL = 0.002, 0.005
 
 
 def test_bfloat16_evaluation_stays_within_its_stated_tolerance_on_fashion_mnist(fashion_dir):
-    data = load_splits("fashion-mnist", fashion_dir)
+    full = load_splits("fashion-mnist", fashion_dir)
+    # all 5K validation and 10K test images; 5K training images (train accuracy is measured on them)
+    data = DataSplits(full.train_x[:5000], full.train_y[:5000], full.val_x, full.val_y, full.test_x, full.test_y, 10)
     hp = TrainingHparams(iterations=200, eval_every=100)
     worst = bf16_deviation(data, hp, [(0, 0.0, 0), (1, 0.8, 1)])
     assert worst["acc"] <= BF16_ACC_TOL and worst["loss"] <= BF16_LOSS_TOL, worst
@@ -194,3 +212,54 @@ def test_bfloat16_evaluation_stays_within_its_stated_tolerance_on_fashion_mnist(
 def test_bfloat16_evaluation_on_tiny_data(tiny_data):
     worst = bf16_deviation(tiny_data, replace(HP, iterations=30), NETS[:2])
     assert worst["acc"] <= 1 / 60 and worst["loss"] <= BF16_LOSS_TOL, worst  # 60 images: at most one flips
+
+
+def experiment_results(folder):
+    """(branch, trial, level) -> (curve, mask, final weights) of every finished level of a run."""
+    out = {}
+    for path in sorted(folder.rglob("metrics.json")):
+        m = load_json(path)
+        out[m["branch"], m["trial"], m["level"]] = (m["curve"], load_tensors(path.parent / "mask.pt"),
+                                                    load_tensors(path.parent / "final.pt"), m["summary"])
+    return out
+
+
+def run_whole_experiment(root, data, together, executor=None):
+    hp = ExperimentHparams(training=TrainingHparams(batch_size=40, iterations=24, eval_every=8))
+    with Experiment(hp, root, data=data, progress=False, speed=SpeedOptions(together=together)) as exp:
+        run_experiment(exp, 2, 2, reinit_draws=1, random_draws=1, oneshot=True, executor=executor)
+        return experiment_results(exp.paths.folder)
+
+
+SMALL = make_splits(shape=(1, 8, 8))  # LeNet on 8x8 inputs: whole experiments in a few seconds
+
+
+@pytest.fixture(scope="module")
+def one_level_at_a_time(tmp_path_factory):
+    return run_whole_experiment(tmp_path_factory.mktemp("one"), SMALL, together=1)
+
+
+def test_experiment_in_lockstep_matches_one_level_at_a_time(tmp_path, one_level_at_a_time):
+    expected = one_level_at_a_time
+    got = run_whole_experiment(tmp_path, SMALL, together=16)
+    assert got.keys() == expected.keys() and len(got) == 2 * (3 + 3 * 2)  # ticket 0-2; 3 branches x levels 1-2
+    for key, (curve, mask, final, summary) in expected.items():
+        g_curve, g_mask, g_final, g_summary = got[key]
+        assert all(torch.equal(mask[n], g_mask[n]) for n in mask), key
+        assert g_curve["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
+        assert g_curve["test_acc"] == curve["test_acc"], key
+        for name, value in final.items():
+            torch.testing.assert_close(g_final[name], value, atol=1e-5, rtol=1e-4)
+        # level 0: both trials' dense networks; levels 1-2: 2 trials x (ticket, reinit, random, one-shot)
+        assert g_summary["trained_together"] == (2 if key[2] == 0 else 8)
+
+
+def test_lockstep_trials_in_worker_processes(tmp_path, one_level_at_a_time):
+    expected = one_level_at_a_time
+    with LocalExecutor(workers=2) as executor:
+        got = run_whole_experiment(tmp_path, SMALL, together=16, executor=executor)
+    assert got.keys() == expected.keys()
+    for key, (curve, mask, _, _) in expected.items():
+        assert all(torch.equal(mask[n], got[key][1][n]) for n in mask), key
+        assert got[key][0]["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
+        assert got[key][3]["trained_together"] == (1 if key[2] == 0 else 4)  # one trial per worker task

@@ -52,7 +52,7 @@ def test_reset_restores_theta0_for_surviving_weights_and_biases(tmp_path, tiny_d
     trial = exp.paths.trial(0)
     theta0, mask = load_tensors(trial.init), load_tensors(trial.level(TICKET, 2).mask)
     from lottery.pruning import apply_mask
-    from lottery.training import train
+    from lottery.training.batched import Job, train_many  # what Experiment trains with
 
     model = exp.build_model()
     model.load_state_dict(theta0)
@@ -61,7 +61,7 @@ def test_reset_restores_theta0_for_surviving_weights_and_biases(tmp_path, tiny_d
     for name, value in theta0.items():
         expected = value * mask[name] if name in mask else value
         assert torch.equal(state[name], expected)
-    result = train(model, mask, tiny_data, TINY.training, exp.trial_seed(0), progress=False)
+    (result,) = train_many([Job(model, mask, exp.trial_seed(0))], tiny_data, TINY.training, progress=False)
     stored = load_tensors(trial.level(TICKET, 2).final)
     assert all(torch.equal(stored[k], v) for k, v in result.final_state.items())
 

@@ -28,6 +28,7 @@ from ..data import DataSplits
 from ..errors import LotteryError
 from ..executors import Executor, LocalExecutor
 from ..hparams import ExperimentHparams
+from ..training.batched import SpeedOptions
 from .experiment import Experiment
 
 
@@ -43,16 +44,18 @@ class ExperimentHandle:
     debug: bool
     checkpoint_every: int
     data: DataSplits | None  # in-memory data the driver was given; None: workers load it by name
+    speed: SpeedOptions = SpeedOptions()  # how the driver trains (batched together, eval precision)
 
     @classmethod
     def of(cls, exp: Experiment) -> "ExperimentHandle":
         return cls(exp.hp, exp.paths.folder.parent, exp.data_dir, exp.download, str(exp.device), exp.debug,
-                   exp.checkpoint_every, exp.given_data)
+                   exp.checkpoint_every, exp.given_data, exp.speed)
 
     def open(self) -> Experiment:
         """The experiment, not entered (no lock: the driver holds it), without progress bars."""
         exp = Experiment(self.hp, self.root, data_dir=self.data_dir, download=self.download, device=self.device,
-                         progress=False, debug=self.debug, checkpoint_every=self.checkpoint_every, data=self.data)
+                         progress=False, debug=self.debug, checkpoint_every=self.checkpoint_every, data=self.data,
+                         speed=self.speed)
         if not exp.paths.hparams.exists():
             raise LotteryError(f"worker on {socket.gethostname()} cannot see {exp.paths.folder}; with several "
                                "machines, --out must be a folder on a file system they all share")

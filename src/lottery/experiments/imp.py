@@ -18,7 +18,11 @@ def ticket_mask(exp: Experiment, trial: int, level: int):
         return exp.full_mask()
     run_ticket_level(exp, trial, level - 1)
     previous = exp.paths.trial(trial).level(TICKET, level - 1)
-    return exp.prune(load_tensors(previous.final), load_tensors(previous.mask))
+    weights = load_tensors(previous.final)
+    if weights is None:  # damaged, or only queued (Experiment.deferring): the caller's order is wrong
+        raise LotteryError(f"{previous.final} (trial {trial} ticket level {level - 1}) is missing; "
+                           f"delete {previous.folder} so it is redone")
+    return exp.prune(weights, load_tensors(previous.mask))
 
 
 def reset_state(exp: Experiment, trial: int) -> tuple[dict, int]:

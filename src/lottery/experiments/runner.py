@@ -19,6 +19,7 @@ from .controls import RANDOM, REINIT, control_branch, run_random_level, run_rein
 from .experiment import Experiment
 from .fanout import Call, map_jobs
 from .imp import run_ticket_level
+from .lockstep import run_in_lockstep
 from .layout import TICKET
 from .oneshot import ONESHOT, run_oneshot_level
 
@@ -70,12 +71,21 @@ def run_experiment(exp: Experiment, trials: int, levels: int, *, reinit_draws: i
     (default: one after another in this process)."""
     units = plan(exp, trials, levels, reinit_draws=reinit_draws, random_draws=random_draws, oneshot=oneshot)
     todo = [u for u in units if not is_done(exp, u)]
+    lockstep = exp.speed.together > 1  # train each level's networks together (experiments/lockstep.py)
     if executor is not None and not executor.in_process:
-        run_in_waves(exp, todo, executor)
+        if lockstep:  # one task per trial: its ticket, controls and one-shot, level by level
+            trials = sorted({u.trial for u in todo})
+            map_jobs(exp, [[Call(run_in_lockstep, (tuple((u.level, u.call) for u in todo if u.trial == t),))]
+                           for t in trials], executor)
+        else:
+            run_in_waves(exp, todo, executor)
         return todo
     # smoothing=0: the ETA uses the average time per unit so far (units are all the same size).
     with tqdm(total=len(units), initial=len(units) - len(todo), desc="levels", unit="level", smoothing=0,
               disable=not exp.progress, dynamic_ncols=True) as bar:
+        if lockstep:
+            run_in_lockstep(exp, tuple((u.level, u.call) for u in todo), on_wave=bar.update)
+            return todo
         for unit in todo:
             bar.set_postfix_str(unit.label)
             unit.call(exp)
