@@ -20,7 +20,7 @@ from lottery.hparams import DatasetHparams, ExperimentHparams, ModelHparams, Pru
 from lottery.models import CONV, OUTPUT, SHORTCUT, count_weights, get_model_spec
 from lottery.presets import get_preset, preset_names
 from lottery.seeds import generator
-from lottery.report.iterations import accuracy_at, iterations_figure, points_at
+from lottery.report.iterations import accuracy_at, iteration_text, iterations_figure, points_at
 from lottery.storage import load_tensors
 from lottery.training import learning_rate, train
 
@@ -304,6 +304,7 @@ def test_iterations_figure_from_experiment_folders(tmp_path):
             (level_dir / "metrics.json").write_text(json.dumps(fake_run("ticket", level, density, [0.1, 0.5, 0.8])))
         folders.append(folder)
     path = iterations_figure(folders, [500, 1000], tmp_path / "fig" / "fig7.png")
+    assert (iteration_text(30_000), iteration_text(500), iteration_text(1500)) == ("30K", "500", "1,500")
     assert path.stat().st_size > 10_000
     with pytest.raises(UsageError, match="past the end"):
         iterations_figure(folders, [2000], tmp_path / "bad.png")

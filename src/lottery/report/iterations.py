@@ -49,12 +49,17 @@ def points_at(runs: list[dict], iteration: int, branches: tuple[str, ...] = tupl
             for (kind, level), members in sorted(groups.items())]
 
 
+def iteration_text(n: int) -> str:
+    """30000 -> '30K', 500 -> '500'."""
+    return f"{n // 1000}K" if n >= 1000 and n % 1000 == 0 else f"{n:,}"
+
+
 def setting_label(hparams: dict) -> str:
     """What tells Figure 7/8's lines apart: learning rate, warmup, rewinding."""
     t = hparams["training"]
     label = f"rate {t['lr']:g}"
     if t.get("warmup"):
-        label += f", warmup {t['warmup'] / 1000:g}K"
+        label += f", warmup {iteration_text(t['warmup'])}"
     if hparams.get("rewind_iteration"):
         label += f", rewind to it {hparams['rewind_iteration']}"
     return label
@@ -78,10 +83,13 @@ def iterations_figure(folders: list[Path], iterations: list[int], path: Path, ti
         densities = []
         for i, (label, runs) in enumerate(experiments):
             points = points_at(runs, iteration)
+            dense = [p for p in points if p.branch == "ticket" and p.level == 0]
             for kind, style in LINE.items():
                 rows = sorted((p for p in points if p.branch == kind), key=lambda p: -p.density)
                 if not rows:
                     continue
+                if kind != "ticket" and rows[0].level != 0:
+                    rows = dense + rows  # controls start from the same dense network, as in the paper
                 densities += [p.density for p in rows]
                 mean = [100 * p.accuracy.mean for p in rows]
                 err = [[m - 100 * p.accuracy.low for m, p in zip(mean, rows)],
@@ -92,9 +100,10 @@ def iterations_figure(folders: list[Path], iterations: list[int], path: Path, ti
         if not densities:
             raise LotteryError("no ticket or reinit levels to plot")
         _pm_axis(ax, densities)
-        ax.set_title(f"{iteration / 1000:g}K iterations", fontsize=9)
+        ax.set_title(f"{iteration_text(iteration)} iterations", fontsize=9)
         ax.set_ylabel("Test accuracy (%)")
-    axes[0][-1].legend(fontsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=7, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
     path = Path(path)
