@@ -110,7 +110,7 @@ class Experiment:
 
     def fresh_init(self, trial: int, *purpose) -> dict:
         """A state dict drawn from the init distribution with a seed named by (trial, purpose)."""
-        model = self.build_model()
+        model = self.build_model().cpu()  # drawn on the CPU: same θ0 on every device (and CPU generators)
         model.reset_parameters(generator(self.trial_seed(trial), "init", *purpose))
         return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
