@@ -34,3 +34,12 @@ def fashion_dir() -> Path:
     if not (folder / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"real Fashion-MNIST files not found under {folder}")
     return folder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tiny test networks run faster on one thread, and the suite stays quick when cores are shared."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
