@@ -27,16 +27,6 @@ from lottery.training import learning_rate, train
 IMAGE = (3, 32, 32)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The ResNet's many small convolutions run several times faster on one thread than on two
-    when other processes share the CPU (thread pools spin-wait for each other)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def build(name):
     model = get_model_spec(name).build(IMAGE, 10)
     model.reset_parameters(torch.Generator().manual_seed(0))
