@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from conftest import make_splits
+from lottery.cli import main
 from lottery.data import DataSplits, load_splits
 from lottery.errors import LotteryError
 from lottery.executors import LocalExecutor
@@ -16,6 +17,7 @@ from lottery.models import LotteryModel, get_model_spec
 from lottery.pruning import apply_mask, layerwise_magnitude_prune
 from lottery.training import train
 from lottery.storage import load_json, load_tensors
+from lottery.training.stacked_fc import StackedFC
 from lottery.training.batched import (Job, SpeedOptions, can_batch, split_optimizer_state, stack_optimizer_states,
                                       train_many)
 
@@ -78,6 +80,42 @@ def test_three_networks_together_equal_three_runs_one_by_one(tiny_data):
             assert torch.equal(params[name].detach(), g.final_state[name])  # the model holds its final weights
     # the weights did move, and differently for each network (no state leaks between them)
     assert not torch.allclose(got[0].final_state["output.weight"], got[1].final_state["output.weight"])
+
+
+SPARSE_NETS = [(0, 0.95, 10), (1, 0.97, 11), (2, 0.95, 12)]  # every pruned layer keeps <= 5%: sparse kernels
+
+
+def test_sparse_kernels_give_what_dense_training_gives(tiny_data):
+    nets = [lenet(tiny_data, i, r) for i, r, _ in SPARSE_NETS]
+    engine = StackedFC([m for m, _ in nets], [mask for _, mask in nets], sparse=0.1)
+    assert all(s is not None and s.use_sparse_forward for s in engine.sparse)  # the kernels under test run
+    assert StackedFC([m for m, _ in nets], [mask for _, mask in nets], sparse=0.01).sparse == [None] * 3
+    expected = one_by_one(tiny_data, HP, SPARSE_NETS)
+    jobs, got = together(tiny_data, HP, SPARSE_NETS, sparse=0.1)
+    for job, e, g in zip(jobs, expected, got):
+        assert_same_run(e, g)
+        params = dict(job.model.named_parameters())
+        assert all(torch.count_nonzero(params[n][~keep]) == 0 for n, keep in job.mask.items())
+
+
+def test_sparse_kernels_checkpoint_in_the_dense_format(tiny_data, tmp_path):
+    full = one_by_one(tiny_data, HP, SPARSE_NETS)
+    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / f"{n}.pt")
+            for n, (i, r, s) in enumerate(SPARSE_NETS)]
+    train_many(jobs, tiny_data, replace(HP, iterations=60), checkpoint_every=45, progress=False, sparse=0.1)
+    for n, ((i, r, s), expected) in enumerate(zip(SPARSE_NETS, full)):
+        state = torch.load(tmp_path / f"{n}.pt", weights_only=False)["optimizer"]["state"]
+        assert state[0]["exp_avg"].shape == (300, 784)  # Adam's moments as the one-network loop keeps them
+        resumed = train(*lenet(tiny_data, i, r), tiny_data, HP, s, checkpoint=tmp_path / f"{n}.pt", progress=False)
+        assert_same_run(expected, resumed)
+    # and back: the dense checkpoints resume with sparse kernels
+    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / f"{n}.pt")
+            for n, (i, r, s) in enumerate(SPARSE_NETS)]
+    for n, (i, r, s) in enumerate(SPARSE_NETS):
+        train(*lenet(tiny_data, i, r), tiny_data, replace(HP, iterations=60), s, checkpoint=tmp_path / f"{n}.pt",
+              checkpoint_every=45, progress=False)
+    for expected, resumed in zip(full, train_many(jobs, tiny_data, HP, progress=False, sparse=0.1)):
+        assert_same_run(expected, resumed)
 
 
 def test_schedule_sgd_start_iteration_and_snapshot_match(tiny_data):
@@ -263,3 +301,33 @@ def test_lockstep_trials_in_worker_processes(tmp_path, one_level_at_a_time):
         assert all(torch.equal(mask[n], got[key][1][n]) for n in mask), key
         assert got[key][0]["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
         assert got[key][3]["trained_together"] == (1 if key[2] == 0 else 4)  # one trial per worker task
+
+
+def test_bfloat16_evaluation_of_models_trained_one_by_one(tiny_data):
+    def conv():
+        model = TinyConv()
+        model.reset_parameters(torch.Generator().manual_seed(0))
+        return Job(model, {}, seed=0)
+
+    hp = replace(HP, iterations=30)
+    (exact,) = train_many([conv()], tiny_data, hp, progress=False)
+    (fast,) = train_many([conv()], tiny_data, hp, progress=False, eval_dtype=torch.bfloat16)
+    assert all(torch.equal(fast.final_state[n], v) for n, v in exact.final_state.items())
+    assert fast.curve.val_loss != exact.curve.val_loss  # the evaluation did run in bfloat16
+    for a, b in zip(exact.curve.val_loss, fast.curve.val_loss):
+        assert abs(a - b) <= BF16_LOSS_TOL * max(a, 0.1)
+    for a, b in zip(exact.curve.test_acc, fast.curve.test_acc):
+        assert abs(a - b) <= 1 / 60
+
+
+def test_command_line_speed_options(tmp_path):
+    args = ["run", "--preset", "lenet-digits", "--iterations", "20", "--eval-every", "10", "--levels", "1",
+            "--trials", "2", "--no-progress", "--out", str(tmp_path), "--threads", "1"]
+    assert main(args + ["--batch-networks", "4", "--eval-precision", "bf16"]) == 0
+    together = {(m["trial"], m["level"]): m["summary"]["trained_together"]
+                for m in map(load_json, tmp_path.rglob("metrics.json"))}
+    assert together == {(0, 0): 2, (1, 0): 2, (0, 1): 2, (1, 1): 2}  # both trials' networks of a level together
+    with pytest.raises(SystemExit) as exit_:
+        main(args + ["--batch-networks", "0"])
+    assert exit_.value.code == 2
+    assert main(args + ["--sparse-below", "1.5"]) == 2

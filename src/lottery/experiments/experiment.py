@@ -201,7 +201,7 @@ class Experiment:
                                      augment=flip_and_crop if self.hp.dataset.augment else None,
                                      start_iteration=start, snapshot_at=snapshot_at, debug=self.debug,
                                      progress=self.progress, description=label, eval_dtype=self.speed.eval_dtype,
-                                     sparse=self.speed.sparse_below)
+                                     sparse=self.speed.sparse_below if self.device.type == "cpu" else None)
                 for (i, request, paths, _), result in zip(chunk, results):
                     out[i] = (self._record_level(request, paths, result), result)
         return out

@@ -43,12 +43,13 @@ class SpeedOptions:
 
     ``together``: at most this many networks of one level trained in one batched computation.
     ``eval_precision``: fp32 or bf16 matmuls when evaluating.
-    ``sparse_below``: layers keeping at most this fraction of weights use sparse kernels (None: never).
+    ``sparse_below``: on CPU, layers keeping at most this fraction of weights use sparse kernels
+    (None: never; the default is where they win on a 2-core AVX-512 CPU, benchmarks/sparse_kernels.py).
     """
 
     together: int = 1
     eval_precision: str = "fp32"
-    sparse_below: float | None = None
+    sparse_below: float | None = 0.05
 
     def __post_init__(self):
         if self.together < 1:
@@ -86,7 +87,8 @@ def train_many(jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, checkp
     computed together. Every model ends holding its final weights, as after ``loop.train``.
 
     ``eval_dtype``: precision of the evaluation matmuls (float32: exact; bfloat16: faster on CPUs
-    with AMX/AVX-512-BF16 and on GPUs, accuracies within a few hundredths of a percent).
+    with AMX/AVX-512-BF16 and on GPUs, accuracies within 0.2 percentage points; for models trained
+    one by one, the model runs under autocast).
     ``sparse``: train layers whose networks all keep at most this fraction of weights with sparse
     kernels (None: dense kernels only).
     """
@@ -95,7 +97,7 @@ def train_many(jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, checkp
     if not can_batch([j.model for j in jobs], augment):
         return [train(j.model, j.mask, data, hp, j.seed, checkpoint=j.checkpoint, checkpoint_every=checkpoint_every,
                       augment=augment, start_iteration=start_iteration, snapshot_at=snapshot_at, debug=debug,
-                      progress=progress, description=description) for j in jobs]
+                      progress=progress, description=description, eval_dtype=eval_dtype) for j in jobs]
     states = [load_tensors(j.checkpoint) if j.checkpoint else None for j in jobs]
     # Networks resumed from different iterations (a crash between two checkpoint writes) train apart.
     groups: dict[int | None, list[int]] = {}
@@ -126,27 +128,32 @@ def evaluate_stacked(engine: StackedFC, x: torch.Tensor, y: torch.Tensor,
     return loss, correct
 
 
-def split_optimizer_state(stacked: dict, k: int) -> dict:
-    """Network ``k``'s share of a stacked optimizer's state dict, in the format its own optimizer has."""
-    def part(value):
+def _same(slot, tensor):
+    return tensor
+
+
+def split_optimizer_state(stacked: dict, k: int, unpack=_same) -> dict:
+    """Network ``k``'s share of a stacked optimizer's state dict, in the format its own optimizer has.
+    ``unpack(slot, tensor)``: the tensor in stacked dense form (for packed sparse parameters)."""
+    def part(slot, value):
         if torch.is_tensor(value):
-            return (value[k] if value.dim() > 0 else value).detach().clone()
+            return (unpack(slot, value)[k] if value.dim() > 0 else value).detach().clone()
         return value
 
-    return {"state": {i: {key: part(v) for key, v in s.items()} for i, s in stacked["state"].items()},
+    return {"state": {i: {key: part(i, v) for key, v in s.items()} for i, s in stacked["state"].items()},
             "param_groups": [dict(g) for g in stacked["param_groups"]]}
 
 
-def stack_optimizer_states(states: list[dict]) -> dict:
+def stack_optimizer_states(states: list[dict], pack=_same) -> dict:
     """Inverse of :func:`split_optimizer_state`: K optimizers' state dicts as one stacked state dict."""
-    def join(values):
+    def join(slot, values):
         first = values[0]
         if torch.is_tensor(first) and first.dim() > 0:
-            return torch.stack(values)
+            return pack(slot, torch.stack(values))
         return first  # step counts are equal: the networks took the same number of steps
 
     first = states[0]
-    return {"state": {i: {key: join([s["state"][i][key] for s in states]) for key in first["state"][i]}
+    return {"state": {i: {key: join(i, [s["state"][i][key] for s in states]) for key in first["state"][i]}
                       for i in first["state"]},
             "param_groups": first["param_groups"]}
 
@@ -181,7 +188,7 @@ class _StackedRun:
                 self.engine.load_state(i, state["model"])
                 self.curves[i], self.best[i] = Curve(**state["curve"]), state["best_state"]
                 self.snapshots[i], self.elapsed[i] = state.get("snapshot"), state.get("elapsed", 0.0)
-            self.optimizer.load_state_dict(stack_optimizer_states([s["optimizer"] for s in states]))
+            self.optimizer.load_state_dict(stack_optimizer_states([s["optimizer"] for s in states], self.engine.pack))
             self.start = states[0]["iteration"]
         self._check_masks("at the start of training")
         # Validation and test images evaluated in one pass (cast once when evaluating in low precision).
@@ -213,7 +220,8 @@ class _StackedRun:
             if job.checkpoint is not None:
                 save_tensors(job.checkpoint, {
                     "iteration": iteration, "model": self.engine.state_of(i),
-                    "optimizer": split_optimizer_state(stacked, i), "rng": fresh_rng_state(job.seed),
+                    "optimizer": split_optimizer_state(stacked, i, self.engine.unpack),
+                    "rng": fresh_rng_state(job.seed),
                     "curve": self.curves[i].to_dict(), "best_state": self.best[i], "snapshot": self.snapshots[i],
                     "elapsed": self.elapsed[i] + seconds})
 

@@ -46,9 +46,8 @@ class StackedFC:
             self.biases = [torch.stack([s[f"{n}.bias"].detach() for s in states]).contiguous()
                            for n in self.layer_names]
         self.param_names = [f"{n}.{kind}" for n in self.layer_names for kind in ("weight", "bias")]
-        self.params = [p for pair in zip(self.weights, self.biases) for p in pair]
-        for p in self.params:
-            p.grad = torch.zeros_like(p)
+        for p in self.weights + self.biases:
+            p.grad = torch.zeros_like(p)  # for sparse layers: scratch space of the dense weight gradient
         # Stacked 0/1 masks, only for layers some network prunes (a full layer needs no masking pass).
         self.masks: list[torch.Tensor | None] = []
         self.keep: list[torch.Tensor | None] = []  # boolean, for the invariant check
@@ -65,6 +64,9 @@ class StackedFC:
         self.sparse: list[SparseLinearStack | None] = [
             SparseLinearStack(w, keep) if keep is not None and sparse is not None and sparse_wins(keep, sparse)
             else None for w, keep in zip(self.weights, self.keep)]
+        # What the optimizer steps, in model.named_parameters() order: a sparse layer's packed kept weights.
+        self.params = [p for s, w, b in zip(self.sparse, self.weights, self.biases)
+                       for p in ((w if s is None else s.values), b)]
         self._buffers: dict[int, tuple] = {}
 
     # -- training -------------------------------------------------------------------------------
@@ -101,7 +103,7 @@ class StackedFC:
         for i in range(last, -1, -1):
             w = self.weights[i]
             if self.sparse[i] is not None:
-                self.sparse[i].weight_grad(d, inputs[i], out=w.grad)
+                self.sparse[i].weight_grad(d, inputs[i], scratch=w.grad)
             else:
                 torch.bmm(d.transpose(1, 2), inputs[i], out=w.grad)
                 if self.masks[i] is not None:
@@ -109,18 +111,15 @@ class StackedFC:
             torch.sum(d, dim=1, out=self.biases[i].grad)
             if i > 0:
                 below = grads[i - 1]
-                if self.sparse[i] is not None:
-                    self.sparse[i].input_grad(d, out=below)
-                else:
-                    torch.bmm(d, w, out=below)
+                torch.bmm(d, w, out=below)  # a sparse layer's dense mirror is exact (zeros where pruned)
                 below.mul_(inputs[i].sign())  # ReLU: pass the gradient where the unit was active
                 d = below
 
     def after_step(self) -> None:
         """Hook run after every optimizer step (the sparse kernels refresh their copies of the weights)."""
-        for s, w in zip(self.sparse, self.weights):
+        for s in self.sparse:
             if s is not None:
-                s.refresh(w)
+                s.refresh()
 
     def pruned_nonzero(self) -> list[int]:
         """Indices of networks with a pruned weight that is not exactly zero (should be empty)."""
@@ -154,10 +153,24 @@ class StackedFC:
     # -- networks in and out --------------------------------------------------------------------
     def state_of(self, k: int) -> dict[str, torch.Tensor]:
         """Network ``k``'s state dict (copies), named like ``FullyConnected.state_dict()``."""
-        return {name: p[k].detach().clone() for name, p in zip(self.param_names, self.params)}
+        dense = [p for pair in zip(self.weights, self.biases) for p in pair]
+        return {name: p[k].detach().clone() for name, p in zip(self.param_names, dense)}
 
     @torch.no_grad()
     def load_state(self, k: int, state: dict[str, torch.Tensor]) -> None:
-        for name, p in zip(self.param_names, self.params):
-            p[k].copy_(state[name])
-        self.after_step()
+        for i, name in enumerate(self.layer_names):
+            self.weights[i][k].copy_(state[f"{name}.weight"])
+            self.biases[i][k].copy_(state[f"{name}.bias"])
+        for s in self.sparse:
+            if s is not None:
+                s.load_from_mirror()
+
+    def unpack(self, slot: int, tensor: torch.Tensor) -> torch.Tensor:
+        """A per-parameter tensor of ``params[slot]`` (e.g. Adam's moments) in stacked dense form (K, ...)."""
+        s = self.sparse[slot // 2] if slot % 2 == 0 else None
+        return tensor if s is None else s.to_dense(tensor)
+
+    def pack(self, slot: int, dense: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`unpack`."""
+        s = self.sparse[slot // 2] if slot % 2 == 0 else None
+        return dense if s is None else s.to_packed(dense)
