@@ -23,15 +23,6 @@ from lottery.training.batched import (Job, SpeedOptions, can_batch, split_optimi
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks train faster on one thread, and much faster when other processes share the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 HP = TrainingHparams(lr=5e-3, batch_size=20, iterations=90, eval_every=15)
 # (init seed, pruning rate, training seed): a dense net, a ticket-like pruned net, a very sparse one.
 NETS = [(0, 0.0, 10), (1, 0.5, 11), (2, 0.95, 12)]

@@ -1,0 +1,211 @@
+"""How fast lottery trains LeNet-300-100, against a plain PyTorch loop timed in the same run.
+
+Every configuration trains on MNIST-shaped random data (55,000 train, 5,000 validation, 10,000
+test images of 1x28x28, batch 60, Adam 1.2e-3) for the same number of iterations, evaluates on
+the 5K validation + 10K test images every 100 iterations, and ends by measuring train accuracy
+twice (at the early-stop and the final weights: two passes over the 55K training images), which
+is what lottery does at the end of every level. Reported: model-iterations per second (networks x
+iterations / wall seconds, evaluations included) and the ratio to the reference loop.
+
+* ``reference``: nn.Sequential + torch.optim.Adam (default options), index-sampled batches,
+  evaluation under no_grad; timed at torch's default thread count and at 1 thread, and the
+  faster of the two is the baseline of every ratio (the conservative choice).
+* ``loop.train``: lottery's one-network loop (fused Adam, masked gradients).
+* ``batched K=k``: lottery's training of k networks at once (training/batched.py), with exact
+  float32 evaluation or bfloat16 evaluation.
+* ``2 processes``: both cores used the way ``lottery run --workers 2 --batch-networks k`` uses
+  them: two worker processes (lottery's LocalExecutor), one thread each, k/2 networks each.
+
+lottery's configurations run on ``--threads`` threads (default 1: on a machine whose cores are
+busy with other work, two OpenMP threads per process are several times slower than one).
+
+The machine may be shared: configurations are interleaved round after round and the median
+round is reported, so a slow spell hurts every configuration alike.
+
+    python benchmarks/lenet_speed.py            # ~10 minutes on 2 cores
+    python benchmarks/lenet_speed.py --short    # ~1 minute
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lottery.data import DataSplits
+from lottery.executors import LocalExecutor
+from lottery.hparams import TrainingHparams
+from lottery.models import get_model_spec
+from lottery.training import train
+from lottery.training.batched import Job, train_many
+
+EVAL_EVERY = 100
+
+
+def mnist_shaped(device: str) -> DataSplits:
+    g = torch.Generator().manual_seed(0)
+
+    def draw(n):
+        return torch.randn(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+    return DataSplits(*draw(55_000), *draw(5_000), *draw(10_000), 10).to(device)
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+DEFAULT_THREADS = torch.get_num_threads()
+
+
+def reference(data: DataSplits, iterations: int, threads: int | None) -> float:
+    """The plain loop anyone would write (``threads``: None for torch's default). Returns wall seconds."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads or DEFAULT_THREADS)
+    device = data.train_x.device
+    try:
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(),
+                              nn.Linear(100, 10)).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1.2e-3)
+        g = torch.Generator(device=device).manual_seed(0)
+
+        def evaluate(x, y):
+            with torch.no_grad():
+                logits = model(x)
+                return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+
+        began = time.perf_counter()
+        for it in range(iterations):
+            if it % EVAL_EVERY == 0:
+                evaluate(data.val_x, data.val_y)
+                evaluate(data.test_x, data.test_y)
+            index = torch.randint(0, len(data.train_y), (60,), generator=g, device=device)
+            loss = F.cross_entropy(model(data.train_x[index]), data.train_y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        evaluate(data.val_x, data.val_y)
+        evaluate(data.test_x, data.test_y)
+        for _ in range(2):  # train accuracy at the early-stop and at the final weights
+            evaluate(data.train_x, data.train_y)
+        sync(str(device))
+        return time.perf_counter() - began
+    finally:
+        torch.set_num_threads(previous)
+
+
+def lenets(data: DataSplits, k: int, first_seed: int) -> list[Job]:
+    jobs = []
+    for seed in range(first_seed, first_seed + k):
+        model = get_model_spec("lenet_300_100").build(data.input_shape, data.num_classes).to(data.train_x.device)
+        model.reset_parameters(torch.Generator().manual_seed(seed))
+        mask = {n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters()
+                if n in model.prunable_kinds()}
+        jobs.append(Job(model, mask, seed))
+    return jobs
+
+
+def hparams(iterations: int) -> TrainingHparams:
+    return TrainingHparams(optimizer="adam", lr=1.2e-3, batch_size=60, iterations=iterations, eval_every=EVAL_EVERY)
+
+
+def lottery_loop(data: DataSplits, iterations: int) -> float:
+    (job,) = lenets(data, 1, 0)
+    began = time.perf_counter()
+    train(job.model, job.mask, data, hparams(iterations), job.seed, progress=False)
+    sync(str(data.train_x.device))
+    return time.perf_counter() - began
+
+
+def lottery_batched(data: DataSplits, iterations: int, k: int, eval_dtype: torch.dtype) -> float:
+    jobs = lenets(data, k, 0)
+    began = time.perf_counter()
+    train_many(jobs, data, hparams(iterations), progress=False, eval_dtype=eval_dtype)
+    sync(str(data.train_x.device))
+    return time.perf_counter() - began
+
+
+_DATA: dict[str, DataSplits] = {}  # per worker process: built once, outside the timed region
+
+
+def timed_share(task: tuple) -> float:
+    """Worker side of the 2-process configuration: wait for the common start, train, return the end time."""
+    k, iterations, start_at, first_seed = task
+    data = _DATA.setdefault("cpu", mnist_shaped("cpu"))
+    jobs = lenets(data, k, first_seed)
+    while time.time() < start_at:
+        time.sleep(0.001)
+    train_many(jobs, data, hparams(iterations), progress=False, eval_dtype=torch.bfloat16)
+    return time.time()
+
+
+def two_processes(executor: LocalExecutor, k: int, iterations: int) -> float:
+    """Wall seconds for two workers training k/2 networks each, started together."""
+    start_at = time.time() + 0.5
+    ends = executor.map(timed_share, [(k // 2, iterations, start_at, 0), (k - k // 2, iterations, start_at, 100)])
+    return max(ends) - start_at
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--short", action="store_true", help="few iterations and rounds (a quick check)")
+    parser.add_argument("--iterations", type=int, help="training iterations per configuration (default 2000)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
+    parser.add_argument("--k", type=int, default=4, help="networks trained together (default 4)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for lottery's configurations (default 1)")
+    parser.add_argument("--sweep-runs", type=int, default=5 * 16 * 3,
+                        help="trainings in the paper's LeNet sweep, for the estimate (default 240 = 5 trials x "
+                             "16 levels x (ticket + reinit + random-pruning control))")
+    args = parser.parse_args()
+    iterations = args.iterations or (300 if args.short else 2000)
+    rounds = args.rounds or (1 if args.short else 3)
+    torch.set_num_threads(args.threads)
+    data = mnist_shaped(args.device)
+    k = args.k
+    bf16 = torch.bfloat16
+    configs = {
+        "reference (default threads)": (1, lambda: reference(data, iterations, None)),
+        "reference (1 thread)": (1, lambda: reference(data, iterations, 1)),
+        "lottery loop.train": (1, lambda: lottery_loop(data, iterations)),
+        "lottery batched K=1": (1, lambda: lottery_batched(data, iterations, 1, torch.float32)),
+        f"lottery batched K={k}": (k, lambda: lottery_batched(data, iterations, k, torch.float32)),
+        f"lottery batched K={k}, bf16 eval": (k, lambda: lottery_batched(data, iterations, k, bf16)),
+    }
+    executor = None
+    if args.device == "cpu" and (os.cpu_count() or 1) >= 2 and k >= 2:
+        executor = LocalExecutor(workers=2).__enter__()
+        executor.map(timed_share, [(1, 20, 0.0, 0), (1, 20, 0.0, 1)])  # start the workers, build their data
+        configs[f"lottery 2 processes x K={k // 2}, bf16"] = (k, lambda: two_processes(executor, k, iterations))
+    print(f"LeNet-300-100, {iterations} iterations per configuration, eval every {EVAL_EVERY} on 5K+10K, "
+          f"{rounds} interleaved round(s); device {args.device}, torch {torch.__version__}, "
+          f"{os.cpu_count()} CPUs, lottery threads {torch.get_num_threads()}, {platform.processor() or '?'}; "
+          f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
+    reference(data, 20, None), lottery_batched(data, 20, k, bf16), lottery_loop(data, 20)  # warm-up
+    rates: dict[str, list[float]] = {name: [] for name in configs}
+    for r in range(rounds):
+        for name, (models, run) in configs.items():
+            rates[name].append(models * iterations / run())
+        print(f"round {r + 1}/{rounds} done (load average {os.getloadavg()[0]:.1f})", flush=True)
+    if executor is not None:
+        executor.__exit__(None, None, None)
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    baseline = max(median["reference (default threads)"], median["reference (1 thread)"])
+    print(f"\n{'configuration':<34} {'model-its/s':>12} {'x reference':>12}  (median of rounds; all rounds)")
+    for name, values in rates.items():
+        print(f"{name:<34} {median[name]:>12.0f} {median[name] / baseline:>12.2f}  "
+              f"({', '.join(f'{v:.0f}' for v in values)})")
+    best = max(median, key=median.get)
+    hours = args.sweep_runs * 50_000 / median[best] / 3600
+    hours_ref = args.sweep_runs * 50_000 / baseline / 3600
+    print(f"\npaper LeNet sweep ({args.sweep_runs} trainings x 50,000 iterations, all at dense speed): "
+          f"{hours:.1f} h with '{best}', {hours_ref:.1f} h with the reference loop")
+
+
+if __name__ == "__main__":
+    main()
