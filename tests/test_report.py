@@ -81,8 +81,14 @@ def test_tables_hold_the_aggregated_numbers(finished, tmp_path):
     assert float(row["test_acc_at_early_stop_max"]) == pytest.approx(max(accs), rel=1e-5)
     markdown = (tmp_path / "table.md").read_text()
     assert markdown.count("\n| reinit |") == 2 and "train acc @ES %" in markdown
-    low, high = 100 * min(accs), 100 * max(accs)
-    assert f"[{low:.2f}, {high:.2f}]" in markdown  # min/max shown next to the mean
+    reinit_cell = f"{100 * statistics.fmean(accs):.2f} [{100 * min(accs):.2f}, {100 * max(accs):.2f}]"
+    assert reinit_cell in markdown  # min/max shown next to the mean
+    # the side-by-side table: one row per Pm, branches as columns (ticket, reinit, random, oneshot)
+    comparison = markdown.split("Early-stop iteration")[0]
+    assert "| level | Pm % | ticket | reinit | random | oneshot |" in comparison
+    row = next(line for line in comparison.splitlines() if line.startswith("| 2 |"))
+    assert row.split(" | ")[3] == reinit_cell
+    assert next(line for line in comparison.splitlines() if line.startswith("| 0 |")).endswith("— | — | — |")
 
 
 def test_svg_and_several_experiments(finished, tmp_path):

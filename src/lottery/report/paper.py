@@ -55,18 +55,43 @@ def csv_table(experiments: list[LoadedExperiment]) -> str:
     return out.getvalue()
 
 
+def _cell(ls: LevelStats, key: str, scale: float, fmt: str) -> str:
+    """mean [min, max] over the runs (trials x control draws); just the mean for a single run."""
+    s = ls.stats[key]
+    text = fmt.format(scale * s.mean)
+    return text if ls.trials == 1 else f"{text} [{fmt.format(scale * s.low)}, {fmt.format(scale * s.high)}]"
+
+
+def by_branch_table(levels: list[LevelStats], key: str, scale: float, fmt: str) -> str:
+    """One row per ticket level (Pm), one column per branch: the comparison the figures draw."""
+    branches = list(dict.fromkeys(ls.branch for ls in levels))
+    cells = {(ls.branch, ls.level): _cell(ls, key, scale, fmt) for ls in levels}
+    lines = ["| level | Pm % | " + " | ".join(branches) + " |", "|" + "---|" * (len(branches) + 2)]
+    for ls in levels:
+        if ls.branch == "ticket":
+            row = [str(ls.level), f"{100 * ls.density:.3g}"] + [cells.get((b, ls.level), "—") for b in branches]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def experiment_markdown(e: "LoadedExperiment") -> str:
+    """Side-by-side comparisons first (test accuracy and early-stop iteration), then every number."""
+    parts = [f"### {e.name}",
+             "Test accuracy at early stop (%), mean [min, max] over runs (trials x control draws):",
+             by_branch_table(e.levels, "test_acc_at_early_stop", 100, "{:.2f}"),
+             "Early-stop iteration (minimum validation loss), mean [min, max]:",
+             by_branch_table(e.levels, "early_stop_iteration", 1, "{:.0f}"),
+             "All numbers:", markdown_table(e.levels)]
+    return "\n\n".join(parts)
+
+
 def markdown_table(levels: list[LevelStats]) -> str:
     """The figures' numbers: mean [min, max] over the runs (trials x control draws) of each level."""
-    def cell(ls, key, scale, fmt):
-        s = ls.stats[key]
-        text = fmt.format(scale * s.mean)
-        return text if ls.trials == 1 else f"{text} [{fmt.format(scale * s.low)}, {fmt.format(scale * s.high)}]"
-
     header = ["branch", "level", "Pm %", "runs"] + [label for *_, label in TABLE_KEYS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for ls in levels:
         cells = [ls.branch, str(ls.level), f"{100 * ls.density:.3g}", str(ls.trials)]
-        lines.append("| " + " | ".join(cells + [cell(ls, k, sc, f) for k, sc, f, _ in TABLE_KEYS]) + " |")
+        lines.append("| " + " | ".join(cells + [_cell(ls, k, sc, f) for k, sc, f, _ in TABLE_KEYS]) + " |")
     return "\n".join(lines)
 
 
@@ -116,7 +141,7 @@ def make_report(folders: list[Path], out: Path, fmt: str = "png",
         written.append(figures.figure3(e.runs, levels_for_curves, title, where / f"fig3.{fmt}"))
         written.append(figures.figure4(e.levels, title, where / f"fig4.{fmt}"))
         notes += missing_branch_notes(e)
-    markdown = "\n\n".join(f"### {e.name}\n\n{markdown_table(e.levels)}" for e in experiments) + "\n"
+    markdown = "\n\n".join(experiment_markdown(e) for e in experiments) + "\n"
     for name, text in (("table.md", markdown), ("table.csv", csv_table(experiments))):
         (out / name).write_text(text)
         written.append(out / name)
