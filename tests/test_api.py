@@ -35,15 +35,6 @@ def net(seed=0):
     return SmallNet()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks train faster on one thread, and much faster when other processes share the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 FAST = TrainingHparams(lr=1e-2, batch_size=20, iterations=40, eval_every=20)
 
 

@@ -24,15 +24,6 @@ def small_data():
     return make_splits(shape=(1, 10, 10))  # 100 inputs: LeNet-300-100 with ~61K weights trains fast
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks: one thread is faster than several fighting over a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def done(one_thread, tmp_path_factory):
     """One trial, 2 levels, 2 reinit draws, 2 random draws and one-shot, all finished."""

@@ -16,15 +16,6 @@ from lottery.storage import load_json, load_tensors
 
 from conftest import make_splits
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks train faster on one thread, and much faster when other processes share the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 TRIALS, LEVELS, BRANCHES = 2, 1, ("ticket", "reinit_0", "random_0", "oneshot")
 TINY = ExperimentHparams(training=TrainingHparams(batch_size=40, iterations=12, eval_every=4))
 

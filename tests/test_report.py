@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import make_splits
 from PIL import Image
 
@@ -24,15 +23,6 @@ from lottery.storage import load_json
 TINY = ExperimentHparams(dataset=DatasetHparams("tiny"),
                          training=TrainingHparams(lr=5e-3, batch_size=20, iterations=20, eval_every=10))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks: one thread is faster than several fighting over a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
