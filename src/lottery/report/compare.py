@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
-from .plots import _pm_axis, plt
+from .plots import _pm_axis, plt, save_figure
 from .results import LevelStats, Stat, aggregate, load_experiment
 
 PANELS = (("early_stop_iteration", 1, "Early-stop iteration (val. loss)"),
@@ -87,8 +87,4 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
     axes[-1].legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .plots import STYLE, plot_metric, plt
+from .plots import STYLE, plot_metric, plt, save_figure
 from .results import LevelStats, branch_kind
 
 # Sizes for a figure printed at about its own size in a paper (inches; fonts in points).
 PAPER_STYLE = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7,
-               "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.3, "savefig.dpi": 200}
+               "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.3}
+PAPER_DPI = 200
 
 FIG1_BRANCHES = ("ticket", "random")
 FIG3_BRANCHES = ("ticket", "reinit")
@@ -50,11 +51,7 @@ def _shared_legend(fig, ax) -> None:
 
 
 def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=PAPER_DPI)
 
 
 def figure1(levels: list[LevelStats], title: str, path: Path) -> Path:

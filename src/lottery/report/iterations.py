@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
-from .plots import _pm_axis, plt
+from .plots import _pm_axis, plt, save_figure
 from .results import Stat, branch_kind, load_experiment
 
 LINE = {"ticket": "-", "reinit": "--"}
@@ -106,8 +106,4 @@ def iterations_figure(folders: list[Path], iterations: list[int], path: Path, ti
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=7, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -45,8 +45,13 @@ def summary_figure(levels: list[LevelStats], title: str, path: Path) -> Path:
     plot_metric(axes[1], levels, "test_acc_at_early_stop", 100, ylabel="Test accuracy at early stop (%)")
     axes[1].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: Path, dpi: int = 150) -> Path:
+    """Write ``fig`` (creating the folder) and free it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
