@@ -49,7 +49,7 @@ class SpeedOptions:
 
     together: int = 1
     eval_precision: str = "fp32"
-    sparse_below: float | None = 0.05
+    sparse_below: float | None = 0.1
 
     def __post_init__(self):
         if self.together < 1:
@@ -119,9 +119,10 @@ def evaluate_stacked(engine: StackedFC, x: torch.Tensor, y: torch.Tensor,
     loss = torch.empty(engine.k, len(y), device=y.device)
     correct = torch.empty(engine.k, len(y), dtype=torch.bool, device=y.device)
     step = max(1, EVAL_ROWS // engine.k)
+    weights = engine.eval_weights(dtype)
     for lo in range(0, len(y), step):
         hi = min(lo + step, len(y))
-        logits = engine.logits(x[lo:hi], dtype)  # (K, n, classes)
+        logits = engine.logits(x[lo:hi], weights)  # (K, n, classes)
         target = y[lo:hi].expand(engine.k, -1)
         loss[:, lo:hi] = F.cross_entropy(logits.transpose(1, 2), target, reduction="none")
         correct[:, lo:hi] = logits.argmax(2) == target

@@ -132,20 +132,24 @@ class StackedFC:
 
     # -- evaluation -----------------------------------------------------------------------------
     @torch.no_grad()
-    def logits(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """(K, N, classes) float32 logits of all networks on the same inputs ``x`` (N, ...).
+    def eval_weights(self, dtype: torch.dtype = torch.float32) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The layers' (weight, bias) in ``dtype``, cast once for a whole evaluation."""
+        return [(w.detach().to(dtype), b.detach().to(dtype)) for w, b in zip(self.weights, self.biases)]
 
-        The first layer of all K networks is one (N, in) x (in, K*out) matmul; ``dtype`` is the
-        precision of the matmuls (bfloat16 uses the CPU's AMX/AVX-512 units or GPU tensor cores;
-        accumulation stays in float32 inside the kernels)."""
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor, weights: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """(K, N, classes) float32 logits of all networks on the same inputs ``x`` (N, ...), with
+        ``weights`` from :meth:`eval_weights`: their dtype is the precision of the matmuls (bfloat16
+        uses the CPU's AMX/AVX-512 units or GPU tensor cores, accumulating in float32).
+        The first layer of all K networks is one (N, in) x (in, K*out) matmul."""
         n = x.shape[0]
-        w0, b0 = self.weights[0], self.biases[0]
-        h = F.linear(x.reshape(n, -1).to(dtype), w0.reshape(-1, w0.shape[2]).to(dtype), b0.reshape(-1).to(dtype))
+        w0, b0 = weights[0]
+        h = F.linear(x.reshape(n, -1).to(w0.dtype), w0.reshape(-1, w0.shape[2]), b0.reshape(-1))
         h = h.relu_().view(n, self.k, w0.shape[1]).transpose(0, 1)
-        last = len(self.weights) - 1
+        last = len(weights) - 1
         for i in range(1, last + 1):
-            w, b = self.weights[i], self.biases[i]
-            h = torch.baddbmm(b.unsqueeze(1).to(dtype), h, w.transpose(1, 2).to(dtype))
+            w, b = weights[i]
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
             if i < last:
                 h.relu_()
         return h.float()
