@@ -233,6 +233,8 @@ class Experiment:
         save_json(paths.metrics, metrics)
         if paths.checkpoint.exists():
             os.unlink(paths.checkpoint)
+        for leftover in paths.folder.glob(".*.tmp"):  # a write cut short by a crash (storage.atomic_write)
+            leftover.unlink(missing_ok=True)
         return metrics
 
 
