@@ -53,7 +53,7 @@ def test_weight_counts(name, channels, side, paper_millions):
 def test_layers_tagged_and_forward_shape():
     model = get_model_spec("conv6").build((3, 32, 32), 10)
     kinds = model.prunable_kinds()
-    assert [k for k in kinds.values()] == ["conv"] * 6 + ["fc"] * 2 + ["output"]
+    assert list(kinds.values()) == ["conv"] * 6 + ["fc"] * 2 + ["output"]
     assert all(model.get_parameter(n).dim() == 4 for n, k in kinds.items() if k == "conv")
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
 
@@ -262,9 +262,30 @@ def test_archive_is_read_in_memory_and_checksummed(tmp_path):
     # Through the data set, an archive that is not the official one is refused by its sha256.
     message = _refusal(tmp_path)
     assert ARCHIVE in message and "sha256" in message
-    archive.write_bytes(gzip.compress(b"not a tar"))
-    with pytest.raises(LotteryError, match="cannot read CIFAR-10 archive"):
-        read_archive(archive)
+    whole = archive.read_bytes()
+    for damaged in (whole[:len(whole) // 2], gzip.compress(b"not a tar")):
+        archive.write_bytes(damaged)
+        with pytest.raises(LotteryError, match="cannot read CIFAR-10 archive"):
+            read_archive(archive)
+
+
+def test_download_verifies_the_archive_before_reading_it(tmp_path, monkeypatch):
+    """--download through a file:// mirror standing in for the official site."""
+    from lottery.data import cifar
+    from lottery.data.files import sha256_of
+
+    site = tmp_path / "site"
+    site.mkdir()
+    archive = _tar_gz(site / ARCHIVE, make_batches(n_train_per_batch=4, n_test=3))
+    monkeypatch.setattr(cifar, "MIRRORS", [site.as_uri() + "/"])
+    monkeypatch.setattr(cifar, "ARCHIVE_SHA256", "0" * 64)
+    target = tmp_path / "data"
+    with pytest.raises(LotteryError, match="checksum mismatch"):
+        get_loader("cifar10")(target, True)
+    assert not (target / ARCHIVE).exists()  # a failed download leaves nothing behind
+    monkeypatch.setattr(cifar, "ARCHIVE_SHA256", sha256_of(archive))
+    raw = get_loader("cifar10")(target, True)
+    assert (target / ARCHIVE).exists() and raw.train_x.shape == (20, 3, 32, 32)
 
 
 def test_empty_folder_says_what_to_do(tmp_path):

@@ -18,6 +18,7 @@ import importlib
 import io
 import pickle
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,7 @@ def parse_batch(raw: bytes, name: str, where: str) -> tuple[np.ndarray, np.ndarr
     """(images N x 3 x 32 x 32 uint8, labels N int64) from the bytes of one batch file."""
     def corrupt(reason: str) -> LotteryError:
         return LotteryError(f"corrupt or truncated CIFAR-10 batch {where}: {reason}; "
-                            "replace it with the official file (or delete it and pass --download)")
+                            f"replace it with the official file from {ARCHIVE}")
 
     try:
         batch = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
@@ -131,7 +132,7 @@ def read_archive(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
                 if f is None:
                     raise LotteryError(f"CIFAR-10 archive {path} has no file {member}")
                 out[name] = parse_batch(f.read(), name, f"{path}:{member}")
-    except (tarfile.TarError, OSError, EOFError) as e:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise LotteryError(f"cannot read CIFAR-10 archive {path}: {e}") from None
     return out
 

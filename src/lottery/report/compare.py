@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
+from matplotlib.ticker import FixedLocator
+
 from .plots import _pm_axis, plt, save_figure
 from .results import LevelStats, Stat, aggregate, load_experiment
 
@@ -67,6 +69,16 @@ def compare_series(folders: list[Path]) -> list[Series]:
     return out
 
 
+def _thin_ticks(ax, min_ratio: float = 1.1) -> None:
+    """Nets reach different Pm at each level; drop ticks too close to the previous one to be legible."""
+    kept: list[float] = []
+    for tick in sorted(ax.get_xticks(), reverse=True):
+        if not kept or kept[-1] / tick >= min_ratio:
+            kept.append(tick)
+    ax.xaxis.set_major_locator(FixedLocator(kept))
+    ax.set_xticklabels([f"{t:g}" for t in kept], rotation=45, fontsize=7)
+
+
 def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
     if not folders:
         raise UsageError("give at least one experiment folder to compare")
@@ -83,6 +95,7 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
                         linestyle=LINE[s.branch], marker="o" if s.branch == "ticket" else "s", markersize=3,
                         capsize=2, label=s.label if s.branch == "ticket" else f"{s.label} (reinit)")
         _pm_axis(ax, [d for s in series for d in s.density])
+        _thin_ticks(ax)
         ax.set_ylabel(ylabel)
     axes[-1].legend(fontsize=7)
     if title:
