@@ -25,7 +25,7 @@ def small_data():
 
 
 @pytest.fixture(scope="module")
-def done(one_thread, tmp_path_factory):
+def done(tmp_path_factory):
     """One trial, 2 levels, 2 reinit draws, 2 random draws and one-shot, all finished."""
     with Experiment(TINY, tmp_path_factory.mktemp("runs"), data=small_data(), progress=False) as exp:
         run_experiment(exp, 1, LEVELS, reinit_draws=DRAWS, random_draws=DRAWS, oneshot=True)
