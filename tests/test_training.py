@@ -79,3 +79,14 @@ def test_resume_from_checkpoint_replays_exactly(tiny_data, tmp_path):
     assert resumed.curve == full.curve
     for k, v in full.final_state.items():
         assert torch.equal(v, resumed.final_state[k])
+
+
+def test_a_violated_mask_stops_training_with_a_clear_error(tiny_data):
+    from lottery.errors import LotteryError
+
+    model, mask = pruned_lenet(tiny_data)
+    with torch.no_grad():
+        model.hidden[0].weight.add_(1.0)  # revive pruned weights behind the mask's back
+    hp = TrainingHparams(batch_size=20, iterations=20, eval_every=10)
+    with pytest.raises(LotteryError, match="invariant violated at the start of training.*hidden.0.weight"):
+        train(model, mask, tiny_data, hp, seed=0, progress=False)
