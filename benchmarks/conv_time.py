@@ -7,7 +7,7 @@ so no data set is needed. Reports separately:
     ``eval_every`` = 100 iterations in the paper's setting, i.e. 10 per 1,000 iterations);
   * their sum: per 1,000 iterations with the paper's evaluation schedule.
 
-    python benchmarks/conv_time.py [--iterations 150] [--nets conv2,conv4,conv6] [--device cpu]
+    python benchmarks/conv_time.py [--iterations 150] [--nets conv2,conv4,conv6] [--device cpu] [--threads 1]
 """
 
 import argparse
@@ -65,7 +65,10 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=150, help="timed iterations per net (default 150)")
     parser.add_argument("--nets", default="conv2,conv4,conv6")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{args.iterations} timed iterations per net")
     print(f"{'net':<6} {'train s/1k its':>15} {'one eval s':>11} {'s/1k its incl. eval every 100':>30} "

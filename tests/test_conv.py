@@ -16,7 +16,7 @@ from lottery.cli import main
 from lottery.data import load_splits
 from lottery.data.cifar import ARCHIVE, BATCH_DIR, read_archive
 from lottery.data.registry import get_loader
-from lottery.errors import LotteryError
+from lottery.errors import LotteryError, UsageError
 from lottery.experiments import Experiment
 from lottery.models import count_weights, get_model_spec
 from lottery.presets import get_preset
@@ -56,6 +56,12 @@ def test_layers_tagged_and_forward_shape():
     assert list(kinds.values()) == ["conv"] * 6 + ["fc"] * 2 + ["output"]
     assert all(model.get_parameter(n).dim() == 4 for n, k in kinds.items() if k == "conv")
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_any_image_size_the_poolings_allow():
+    assert get_model_spec("conv6").build((1, 28, 28), 10)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+    with pytest.raises(UsageError, match="too small"):
+        get_model_spec("conv6").build((3, 4, 4), 10)
 
 
 def test_dropout_only_when_asked_and_only_in_training():

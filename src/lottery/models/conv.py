@@ -7,6 +7,7 @@ connected layer is dropped (the paper's dropout experiments, Section 3 / Figure 
 
 from torch import nn
 
+from ..errors import UsageError
 from .base import LotteryModel
 from .registry import register_model
 
@@ -33,7 +34,8 @@ class ConvNet(LotteryModel):
             self.pool_after.add(len(self.conv) - 1)
             height, width = height // 2, width // 2
         if height < 1 or width < 1:
-            raise ValueError(f"input {input_shape} is too small for {len(stages)} poolings")
+            raise UsageError(f"images of shape {tuple(input_shape)} are too small for the {len(stages)} 2x2 poolings "
+                             "of this network")
         sizes = [channels * height * width, *hidden]
         self.fc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
         self.dropout = nn.Dropout(dropout)
