@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import LotteryError, UsageError
 from matplotlib.ticker import FixedLocator
 
-from .plots import _pm_axis, plt, save_figure
+from .plots import pm_axis, plt, save_figure
 from .results import LevelStats, Stat, aggregate, load_experiment
 
 PANELS = (("early_stop_iteration", 1, "Early-stop iteration (val. loss)"),
@@ -94,7 +94,7 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
             ax.errorbar([100 * d for d in s.density], mean, yerr=err, color=color_of[s.label],
                         linestyle=LINE[s.branch], marker="o" if s.branch == "ticket" else "s", markersize=3,
                         capsize=2, label=s.label if s.branch == "ticket" else f"{s.label} (reinit)")
-        _pm_axis(ax, [d for s in series for d in s.density])
+        pm_axis(ax, [d for s in series for d in s.density])
         _thin_ticks(ax)
         ax.set_ylabel(ylabel)
     axes[-1].legend(fontsize=7)

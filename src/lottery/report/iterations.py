@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
-from .plots import _pm_axis, plt, save_figure
+from .plots import pm_axis, plt, save_figure
 from .results import Stat, branch_kind, load_experiment
 
 LINE = {"ticket": "-", "reinit": "--"}
@@ -99,7 +99,7 @@ def iterations_figure(folders: list[Path], iterations: list[int], path: Path, ti
                             label=label if kind == "ticket" else f"{label} (reinit)")
         if not densities:
             raise LotteryError("no ticket or reinit levels to plot")
-        _pm_axis(ax, densities)
+        pm_axis(ax, densities)
         ax.set_title(f"{iteration_text(iteration)} iterations", fontsize=9)
         ax.set_ylabel("Test accuracy (%)")
     handles, labels = axes[0][0].get_legend_handles_labels()

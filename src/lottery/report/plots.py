@@ -14,7 +14,7 @@ STYLE = {"ticket": ("tab:blue", "o", "winning ticket (IMP)"), "reinit": ("tab:or
          "random": ("tab:green", "^", "random pruning"), "oneshot": ("tab:red", "D", "one-shot pruning")}
 
 
-def _pm_axis(ax, densities: list[float]) -> None:
+def pm_axis(ax, densities: list[float]) -> None:
     ax.set_xscale("log")
     ticks = sorted(set(round(100 * d, 1) for d in densities), reverse=True)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
@@ -34,7 +34,7 @@ def plot_metric(ax, levels: list[LevelStats], key: str, scale: float = 1.0, ylab
         err = [[scale * (ls.stats[key].mean - ls.stats[key].low) for ls in rows],
                [scale * (ls.stats[key].high - ls.stats[key].mean) for ls in rows]]
         ax.errorbar(x, y, yerr=err, color=color, marker=marker, markersize=4, capsize=3, label=label)
-    _pm_axis(ax, [ls.density for ls in levels])
+    pm_axis(ax, [ls.density for ls in levels])
     ax.set_ylabel(ylabel)
 
 
