@@ -1,9 +1,7 @@
 """Iterative magnitude pruning: train -> prune -> reset survivors to θ0 (or θk) -> retrain."""
 
 from ..errors import LotteryError
-from ..executors import Executor
 from .experiment import Experiment
-from .fanout import Call, map_jobs
 from .layout import TICKET
 from ..storage import load_tensors
 
@@ -50,13 +48,3 @@ def run_ticket_level(exp: Experiment, trial: int, level: int) -> dict:
     metrics, _ = exp.train_level(trial, TICKET, level, state, mask, start_iteration=start)
     return metrics
 
-
-def ticket_chain(trial: int, levels: int) -> list[Call]:
-    """One trial's IMP chain, levels 0..levels in order: one job for an executor (levels depend on each other)."""
-    return [Call(run_ticket_level, (trial, level)) for level in range(levels + 1)]
-
-
-def run_imp(exp: Experiment, trials: int, levels: int, executor: Executor | None = None) -> None:
-    """Levels 0..levels (level 0 is the dense network) for each trial; trials are independent jobs that
-    ``executor`` may run in parallel (default: one after another in this process)."""
-    map_jobs(exp, [ticket_chain(trial, levels) for trial in range(trials)], executor)

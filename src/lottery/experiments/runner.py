@@ -91,3 +91,8 @@ def run_experiment(exp: Experiment, trials: int, levels: int, *, reinit_draws: i
             unit.call(exp)
             bar.update(1)
     return todo
+
+
+def run_imp(exp: Experiment, trials: int, levels: int, executor: Executor | None = None) -> None:
+    """The ticket chains alone (no controls): levels 0..levels of each trial."""
+    run_experiment(exp, trials, levels, executor=executor)
