@@ -95,6 +95,7 @@ def train(model: nn.Module, mask: Mask, data: DataSplits, hp: TrainingHparams, s
             best_state = copy.deepcopy(model.state_dict())
 
     model.train()
+    masked_grads = None
     began = time.perf_counter()
     lr_constant = schedule_is_constant(hp)
     bar = tqdm(total=hp.iterations, initial=start, desc=description, disable=not progress, leave=False,
@@ -118,7 +119,9 @@ def train(model: nn.Module, mask: Mask, data: DataSplits, hp: TrainingHparams, s
         optimizer.zero_grad(set_to_none=False)
         loss.backward()
         if masked_params:
-            torch._foreach_mul_([p.grad for p in masked_params], mask_values)
+            if masked_grads is None:  # zero_grad(set_to_none=False) keeps these tensors from now on
+                masked_grads = [p.grad for p in masked_params]
+            torch._foreach_mul_(masked_grads, mask_values)
         optimizer.step()
         if debug:
             check_mask_invariant(model, mask, f"after the optimizer step at iteration {it}")
