@@ -12,6 +12,7 @@ from lottery.data import DataSplits, load_splits
 from lottery.errors import LotteryError
 from lottery.executors import LocalExecutor
 from lottery.experiments import Experiment, run_experiment
+from lottery.experiments.runner import split_evenly
 from lottery.hparams import ExperimentHparams, TrainingHparams
 from lottery.models import LotteryModel, get_model_spec
 from lottery.pruning import apply_mask, layerwise_magnitude_prune
@@ -291,7 +292,53 @@ def test_lockstep_trials_in_worker_processes(tmp_path, one_level_at_a_time):
     for key, (curve, mask, _, _) in expected.items():
         assert all(torch.equal(mask[n], got[key][1][n]) for n in mask), key
         assert got[key][0]["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
-        assert got[key][3]["trained_together"] == (1 if key[2] == 0 else 4)  # one trial per worker task
+        assert got[key][3]["trained_together"] == (1 if key[2] == 0 else 4)  # each level split over the 2 workers
+
+
+class RecordingExecutor:
+    """Runs tasks here, one after another, but the way worker tasks run (each reopens the experiment);
+    records how many tasks each map call was given."""
+
+    in_process = False
+
+    def __init__(self, parallelism):
+        self.parallelism, self.task_counts = parallelism, []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def map(self, fn, units):
+        units = list(units)
+        self.task_counts.append(len(units))
+        return [fn(u) for u in units]
+
+
+def test_lockstep_over_workers_splits_every_level_evenly(tmp_path, one_level_at_a_time):
+    executor = RecordingExecutor(parallelism=3)
+    got = run_whole_experiment(tmp_path, SMALL, together=16, executor=executor)
+    # level 0: 2 dense networks -> 2 tasks of 1; levels 1-2: 8 networks -> 3 tasks of 3, 3 and 2
+    assert executor.task_counts == [2, 3, 3]
+    sizes = sorted(summary["trained_together"] for key, (_, _, _, summary) in got.items() if key[2] == 1)
+    assert sizes == [2, 2, 3, 3, 3, 3, 3, 3]
+    for key, (curve, mask, _, _) in one_level_at_a_time.items():
+        assert all(torch.equal(mask[n], got[key][1][n]) for n in mask), key
+        assert got[key][0]["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
+
+
+def test_lockstep_tasks_never_exceed_the_networks_trained_together(tmp_path):
+    executor = RecordingExecutor(parallelism=2)
+    got = run_whole_experiment(tmp_path, SMALL, together=3, executor=executor)
+    assert executor.task_counts == [2, 3, 3]  # 8 networks of a level, at most 3 per task: 3 tasks, not 2
+    assert max(summary["trained_together"] for *_, summary in got.values()) == 3
+
+
+def test_split_evenly():
+    assert split_evenly(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert split_evenly([1, 2], 2) == [[1], [2]]
+    assert split_evenly(list(range(15)), 2) == [list(range(8)), list(range(8, 15))]
 
 
 def test_bfloat16_evaluation_of_models_trained_one_by_one(tiny_data):

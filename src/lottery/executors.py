@@ -25,6 +25,7 @@ EXECUTORS = ("local", "ray")
 
 class Executor(Protocol):
     in_process: bool  # units run in the caller's process (they may share objects, progress bars work)
+    parallelism: int | None  # units that run at the same time (None: as many as the cluster fits)
 
     def map(self, fn: Callable[[T], R], units: Iterable[T]) -> list[R]: ...
 
@@ -42,6 +43,7 @@ class LocalExecutor:
             raise UsageError(f"--workers must be positive, got {workers}")
         self.workers = workers
         self.in_process = workers == 1
+        self.parallelism = workers
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> "LocalExecutor":
@@ -82,6 +84,7 @@ class RayExecutor:
             raise UsageError(f"--workers must be positive, got {max_in_flight}")
         self._ray = ray
         self.address, self.num_cpus, self.num_gpus, self.max_in_flight = address, num_cpus, num_gpus, max_in_flight
+        self.parallelism = max_in_flight
         self._started = False
 
     def __enter__(self) -> "RayExecutor":

@@ -7,7 +7,9 @@ only reflects the work still to do.
 
 With an executor that runs elsewhere (worker processes, Ray), the same units run in two waves:
 each trial's ticket chain as one job (its levels depend on each other), then every control and
-one-shot unit as a job of its own (each only reads its trial's finished ticket chain).
+one-shot unit as a job of its own (each only reads its trial's finished ticket chain). When
+networks train together (``speed.together > 1``), they run level by level instead, each level
+split evenly over the workers (:func:`run_levels_split`).
 """
 
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from .controls import RANDOM, REINIT, control_branch, run_random_level, run_rein
 from .experiment import Experiment
 from .fanout import Call, map_jobs
 from .imp import run_ticket_level
-from .lockstep import run_in_lockstep
+from .lockstep import run_in_lockstep, waves
 from .layout import TICKET
 from .oneshot import ONESHOT, run_oneshot_level
 
@@ -56,13 +58,36 @@ def is_done(exp: Experiment, unit: Unit) -> bool:
     return exp.finished(exp.paths.trial(unit.trial).level(unit.branch, unit.level)) is not None
 
 
-def run_in_waves(exp: Experiment, todo: list[Unit], executor: Executor) -> None:
+def run_in_waves(exp: Experiment, todo: list[Unit], executor: Executor, on_done) -> None:
     chains: dict[int, list[Call]] = {}
     for unit in todo:
         if unit.branch == TICKET:
             chains.setdefault(unit.trial, []).append(unit.call)
     map_jobs(exp, list(chains.values()), executor)
-    map_jobs(exp, [[unit.call] for unit in todo if unit.branch != TICKET], executor)
+    on_done(sum(map(len, chains.values())))
+    controls = [[unit.call] for unit in todo if unit.branch != TICKET]
+    map_jobs(exp, controls, executor)
+    on_done(len(controls))
+
+
+def run_levels_split(exp: Experiment, todo: list[Unit], executor: Executor, on_done) -> None:
+    """Lockstep over an executor: level by level, each level's units split evenly into one task per
+    worker (more where a share would exceed ``speed.together`` networks), each task training its
+    share together. ``on_done(n)``: n more units finished (for a progress bar). Balancing every level keeps all workers busy (the paper's LeNet sweep, 5 trials x 3
+    networks per level on 2 workers: 8 + 7 networks, where one task per trial would leave a worker
+    idle for a third of the time)."""
+    for wave in waves([(u.level, u) for u in todo]):
+        parts = max(-(-len(wave) // exp.speed.together), min(len(wave), executor.parallelism or 1))
+        map_jobs(exp, [[Call(run_in_lockstep, (tuple((u.level, u.call) for u in share),))]
+                       for share in split_evenly(wave, parts)], executor)
+        on_done(len(wave))
+
+
+def split_evenly(items: list, parts: int) -> list[list]:
+    """``items`` in ``parts`` consecutive slices whose sizes differ by at most one."""
+    size, extra = divmod(len(items), parts)
+    bounds = [i * size + min(i, extra) for i in range(parts + 1)]
+    return [items[lo:hi] for lo, hi in zip(bounds, bounds[1:])]
 
 
 def run_experiment(exp: Experiment, trials: int, levels: int, *, reinit_draws: int = 0, random_draws: int = 0,
@@ -72,24 +97,18 @@ def run_experiment(exp: Experiment, trials: int, levels: int, *, reinit_draws: i
     units = plan(exp, trials, levels, reinit_draws=reinit_draws, random_draws=random_draws, oneshot=oneshot)
     todo = [u for u in units if not is_done(exp, u)]
     lockstep = exp.speed.together > 1  # train each level's networks together (experiments/lockstep.py)
-    if executor is not None and not executor.in_process:
-        if lockstep:  # one task per trial: its ticket, controls and one-shot, level by level
-            trials = sorted({u.trial for u in todo})
-            map_jobs(exp, [[Call(run_in_lockstep, (tuple((u.level, u.call) for u in todo if u.trial == t),))]
-                           for t in trials], executor)
-        else:
-            run_in_waves(exp, todo, executor)
-        return todo
     # smoothing=0: the ETA uses the average time per unit so far (units are all the same size).
     with tqdm(total=len(units), initial=len(units) - len(todo), desc="levels", unit="level", smoothing=0,
               disable=not exp.progress, dynamic_ncols=True) as bar:
-        if lockstep:
+        if executor is not None and not executor.in_process:
+            (run_levels_split if lockstep else run_in_waves)(exp, todo, executor, on_done=bar.update)
+        elif lockstep:
             run_in_lockstep(exp, tuple((u.level, u.call) for u in todo), on_wave=bar.update)
-            return todo
-        for unit in todo:
-            bar.set_postfix_str(unit.label)
-            unit.call(exp)
-            bar.update(1)
+        else:
+            for unit in todo:
+                bar.set_postfix_str(unit.label)
+                unit.call(exp)
+                bar.update(1)
     return todo
 
 
