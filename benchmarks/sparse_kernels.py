@@ -139,15 +139,20 @@ def main() -> None:
     parser.add_argument("--short", action="store_true")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--k", type=int, default=4, help="networks trained together (default 4)")
+    parser.add_argument("--densities", type=lambda t: tuple(map(float, t.split(","))),
+                        default=(0.2, 0.1, 0.05, 0.02, 0.01), metavar="D,D,...",
+                        help="fractions of weights kept (default 0.2,0.1,0.05,0.02,0.01)")
+    parser.add_argument("--skip-kernels", action="store_true", help="only measurements 2 and 3")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    densities = (0.2, 0.1, 0.05, 0.02, 0.01)
+    densities = args.densities
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
-    kernels(densities, 50 if args.short else 300)
+    if not args.skip_kernels:
+        kernels(densities, 50 if args.short else 300)
     steps(densities, args.k, 10 if args.short else 100)
-    training((0.05, 0.01) if args.short else densities, args.k, 300 if args.short else 1500, 1 if args.short else 3)
+    training(densities[-2:] if args.short else densities, args.k, 300 if args.short else 1500, 1 if args.short else 3)
 
 
 if __name__ == "__main__":

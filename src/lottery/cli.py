@@ -117,9 +117,9 @@ def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-precision", choices=sorted(EVAL_PRECISIONS), default="fp32",
                    help="matmul precision of evaluations: fp32 (exact, default) or bf16 (faster on CPUs with "
                         "AMX/AVX512-BF16 and on GPUs; accuracies within 0.2 percentage points)")
-    g.add_argument("--sparse-below", type=float, default=0.1, metavar="FRACTION",
+    g.add_argument("--sparse-below", type=float, default=SpeedOptions.sparse_below, metavar="FRACTION",
                    help="on CPU, train layers keeping at most this fraction of weights with sparse kernels "
-                        "(default 0.1; 0: never)")
+                        "(default %(default)s; 0: never)")
     g.add_argument("--threads", type=_positive_int, metavar="N",
                    help="torch CPU threads (default: torch's choice; 1 is often faster on a busy machine)")
 

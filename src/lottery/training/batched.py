@@ -49,7 +49,7 @@ class SpeedOptions:
 
     together: int = 1
     eval_precision: str = "fp32"
-    sparse_below: float | None = 0.1
+    sparse_below: float | None = 0.15
 
     def __post_init__(self):
         if self.together < 1:
