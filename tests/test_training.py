@@ -6,7 +6,7 @@ import torch
 from lottery.hparams import TrainingHparams
 from lottery.models import get_model_spec
 from lottery.pruning import apply_mask, layerwise_magnitude_prune
-from lottery.training import train
+from lottery.training import loop, train
 from lottery.training.metrics import Curve
 
 
@@ -90,3 +90,79 @@ def test_a_violated_mask_stops_training_with_a_clear_error(tiny_data):
     hp = TrainingHparams(batch_size=20, iterations=20, eval_every=10)
     with pytest.raises(LotteryError, match="invariant violated at the start of training.*hidden.0.weight"):
         train(model, mask, tiny_data, hp, seed=0, progress=False)
+
+
+def pruned_conv(data, seed=0):
+    """A small conv net (2 conv layers) with half of each conv layer pruned."""
+    model = get_model_spec("conv2").build(data.input_shape, data.num_classes)
+    model.reset_parameters(torch.Generator().manual_seed(seed))
+    weights = dict(model.named_parameters())
+    mask = {n: torch.ones_like(weights[n], dtype=torch.bool) for n in model.prunable_kinds()}
+    mask = layerwise_magnitude_prune(weights, mask, {n: 0.5 for n in mask if weights[n].dim() == 4})
+    apply_mask(model, mask)
+    return model, mask
+
+
+CONV_HP = TrainingHparams(lr=2e-3, batch_size=20, iterations=40, eval_every=10)
+
+
+def test_conv_nets_train_channels_last_on_cpu_with_the_same_results(tiny_data):
+    # SGD: Adam's first steps turn rounding noise in near-zero gradients into whole steps of size lr,
+    # which would hide what is compared here (the forward, backward and masks in the other layout)
+    hp = replace(CONV_HP, optimizer="sgd", lr=0.05, momentum=0.9)
+    model, mask = pruned_conv(tiny_data)
+    assert loop.prefers_channels_last(model)
+    standard = train(model, mask, tiny_data, hp, seed=0, progress=False, channels_last=False)
+    model, mask = pruned_conv(tiny_data)
+    fast = train(model, mask, tiny_data, hp, seed=0, progress=False)  # channels-last: the default here
+    assert fast.curve.val_loss == pytest.approx(standard.curve.val_loss, rel=1e-4)
+    for name, value in standard.final_state.items():
+        torch.testing.assert_close(fast.final_state[name], value, rtol=1e-4, atol=1e-5)
+    assert all(v.is_contiguous() for v in fast.final_state.values())
+    assert all(p.is_contiguous() for p in model.parameters())  # the caller's model is back in the standard layout
+    assert not loop.prefers_channels_last(get_model_spec("lenet_300_100").build((1, 28, 28), 10))
+    # a model of the user's own may .view() its activations, which fails on channels-last ones
+    assert not loop.prefers_channels_last(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)))
+
+
+@pytest.mark.parametrize("first,then", [(True, False), (False, True)])
+def test_a_checkpoint_resumes_in_the_other_memory_layout(tiny_data, tmp_path, first, then):
+    """Adam's moments must follow their weight's layout: the fused kernel walks both memories in step."""
+    model, mask = pruned_conv(tiny_data)
+    ckpt = tmp_path / "ckpt.pt"
+    train(model, mask, tiny_data, replace(CONV_HP, iterations=25), seed=0, checkpoint=ckpt, checkpoint_every=20,
+          progress=False, channels_last=first)  # stands in for a run killed at iteration 25
+    assert torch.load(ckpt, weights_only=True)["iteration"] == 20
+    finals = {}
+    for layout in (first, then):
+        copy = tmp_path / f"resume-{layout}.pt"
+        copy.write_bytes(ckpt.read_bytes())
+        model, mask = pruned_conv(tiny_data)
+        resumed = train(model, mask, tiny_data, replace(CONV_HP, iterations=24), seed=0, checkpoint=copy,
+                        progress=False, channels_last=layout)
+        finals[layout] = resumed.final_state
+    for name, value in finals[first].items():
+        torch.testing.assert_close(finals[then][name], value, rtol=1e-4, atol=1e-5)
+
+
+def test_optimizer_state_takes_its_weights_memory_layout():
+    weight = torch.randn(4, 3, 3, 3)
+    grads = [torch.randn(4, 3, 3, 3) for _ in range(2)]
+
+    def two_steps(layout):
+        p = weight.clone().contiguous(memory_format=layout).requires_grad_()
+        optimizer = torch.optim.Adam([p], lr=0.1, fused=True)
+        p.grad = grads[0].contiguous(memory_format=layout)
+        optimizer.step()
+        state = loop.contiguous_optimizer_state(optimizer)
+        assert all(v.is_contiguous() for v in state["state"][0].values())
+        optimizer = torch.optim.Adam([p], lr=0.1, fused=True)
+        optimizer.load_state_dict(state)
+        loop.match_optimizer_state_layout(optimizer)
+        assert all(v.stride() == p.stride() for v in optimizer.state[p].values() if v.dim() == 4)
+        p.grad = grads[1].contiguous(memory_format=layout)
+        optimizer.step()
+        return p.detach()
+
+    expected = two_steps(torch.contiguous_format)
+    assert torch.equal(two_steps(torch.channels_last), expected)
