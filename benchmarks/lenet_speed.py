@@ -153,46 +153,64 @@ def two_processes(executor: LocalExecutor, k: int, iterations: int) -> float:
     return max(ends) - start_at
 
 
+def sweep_work(trials: int, levels: int, controls: int, processes: int) -> int:
+    """Network trainings the paper's sweep costs, run level by level split over ``processes`` (as
+    ``lottery run --workers P --batch-networks K`` does): a level's trainings take as long as its
+    largest share, so a level of n networks costs P x ceil(n / P) network-trainings of wall time."""
+    per_level = [trials] + [trials * (1 + controls)] * levels  # level 0: the dense networks only
+    return sum(processes * -(-n // processes) for n in per_level)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--short", action="store_true", help="few iterations and rounds (a quick check)")
     parser.add_argument("--iterations", type=int, help="training iterations per configuration (default 2000)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
-    parser.add_argument("--k", type=int, default=4, help="networks trained together (default 4)")
+    parser.add_argument("--k", type=int, default=8, help="networks trained together (default 8)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for lottery's configurations (default 1)")
-    parser.add_argument("--sweep-runs", type=int, default=5 * 16 * 3,
-                        help="trainings in the paper's LeNet sweep, for the estimate (default 240 = 5 trials x "
-                             "16 levels x (ticket + reinit + random-pruning control))")
+    g = parser.add_argument_group("the paper's LeNet sweep, for the estimate")
+    g.add_argument("--sweep-trials", type=int, default=5, help="trials (default 5)")
+    g.add_argument("--sweep-levels", type=int, default=15, help="pruning levels after the dense one (default 15: "
+                   "Pm 3.5%%)")
+    g.add_argument("--sweep-controls", type=int, nargs="+", default=[1, 2], metavar="N",
+                   help="control networks per ticket at levels >= 1, one estimate each (default 1 2: one reinit "
+                        "draw, as in the paper's Figures 3-4; and one reinit + one random-pruning draw)")
     args = parser.parse_args()
     iterations = args.iterations or (300 if args.short else 2000)
+    short_length = max(EVAL_EVERY, iterations // 5)  # second length: separates per-iteration from per-run cost
     rounds = args.rounds or (1 if args.short else 3)
     torch.set_num_threads(args.threads)
     data = mnist_shaped(args.device)
     k = args.k
     bf16 = torch.bfloat16
+    # name -> (networks trained at once, worker processes, run(iterations) -> wall seconds)
     configs = {
-        "reference (default threads)": (1, lambda: reference(data, iterations, None)),
-        "reference (1 thread)": (1, lambda: reference(data, iterations, 1)),
-        "lottery loop.train": (1, lambda: lottery_loop(data, iterations)),
-        "lottery batched K=1": (1, lambda: lottery_batched(data, iterations, 1, torch.float32)),
-        f"lottery batched K={k}": (k, lambda: lottery_batched(data, iterations, k, torch.float32)),
-        f"lottery batched K={k}, bf16 eval": (k, lambda: lottery_batched(data, iterations, k, bf16)),
+        "reference (default threads)": (1, 1, lambda n: reference(data, n, None)),
+        "reference (1 thread)": (1, 1, lambda n: reference(data, n, 1)),
+        "lottery loop.train": (1, 1, lambda n: lottery_loop(data, n)),
+        "lottery batched K=1": (1, 1, lambda n: lottery_batched(data, n, 1, torch.float32)),
+        f"lottery batched K={k}": (k, 1, lambda n: lottery_batched(data, n, k, torch.float32)),
+        f"lottery batched K={k}, bf16 eval": (k, 1, lambda n: lottery_batched(data, n, k, bf16)),
     }
     executor = None
     if args.device == "cpu" and (os.cpu_count() or 1) >= 2:
         executor = LocalExecutor(workers=2).__enter__()
         executor.map(timed_share, [(1, 20, 0.0, 0), (1, 20, 0.0, 1)])  # start the workers, build their data
-        configs[f"lottery 2 processes x K={k}, bf16"] = (2 * k, lambda: two_processes(executor, k, iterations))
-    print(f"LeNet-300-100, {iterations} iterations per configuration, eval every {EVAL_EVERY} on 5K+10K, "
-          f"{rounds} interleaved round(s); device {args.device}, torch {torch.__version__}, "
+        configs[f"lottery 2 processes x K={k}, bf16"] = (2 * k, 2, lambda n: two_processes(executor, k, n))
+    print(f"LeNet-300-100, {iterations} (and {short_length}) iterations per configuration, eval every {EVAL_EVERY} "
+          f"on 5K+10K, {rounds} interleaved round(s); device {args.device}, torch {torch.__version__}, "
           f"{os.cpu_count()} CPUs, lottery threads {torch.get_num_threads()}, {platform.processor() or '?'}; "
           f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
     reference(data, 20, None), lottery_batched(data, 20, k, bf16), lottery_loop(data, 20)  # warm-up
     rates: dict[str, list[float]] = {name: [] for name in configs}
+    run_seconds: dict[str, list[float]] = {name: [] for name in configs}  # one 50K-iteration run per network
     for r in range(rounds):
-        for name, (models, run) in configs.items():
-            rates[name].append(models * iterations / run())
+        for name, (models, _, run) in configs.items():
+            long, short = run(iterations), run(short_length)
+            rates[name].append(models * iterations / long)
+            per_iteration = (long - short) / (iterations - short_length)
+            run_seconds[name].append((long + (50_000 - iterations) * per_iteration) / models)
         print(f"round {r + 1}/{rounds} done (load average {os.getloadavg()[0]:.1f})", flush=True)
     if executor is not None:
         executor.__exit__(None, None, None)
@@ -200,16 +218,26 @@ def main() -> None:
     best_of = {name: max(values) for name, values in rates.items()}
     baseline = max(median["reference (default threads)"], median["reference (1 thread)"])
     best_baseline = max(best_of["reference (default threads)"], best_of["reference (1 thread)"])
-    print(f"\nmodel-iterations/s; ratios to the faster reference (by median, by best round)")
+    print("\nmodel-iterations/s; ratios to the faster reference (by median, by best round)")
     print(f"{'configuration':<36} {'median':>7} {'ratio':>6} {'best':>7} {'ratio':>6}  all rounds")
     for name, values in rates.items():
         print(f"{name:<36} {median[name]:>7.0f} {median[name] / baseline:>6.2f} {best_of[name]:>7.0f} "
               f"{best_of[name] / best_baseline:>6.2f}  {', '.join(f'{v:.0f}' for v in values)}")
+
+    def sweep_hours(name: str, controls: int) -> float:
+        work = sweep_work(args.sweep_trials, args.sweep_levels, controls, configs[name][1])
+        return work * statistics.median(run_seconds[name]) / 3600
+
     best = max(median, key=median.get)
-    hours = args.sweep_runs * 50_000 / median[best] / 3600
-    hours_ref = args.sweep_runs * 50_000 / baseline / 3600
-    print(f"\npaper LeNet sweep ({args.sweep_runs} trainings x 50,000 iterations, all at dense speed): "
-          f"{hours:.1f} h with '{best}', {hours_ref:.1f} h with the reference loop")
+    reference_name = max(("reference (default threads)", "reference (1 thread)"), key=median.get)
+    print(f"\npaper LeNet sweep ({args.sweep_trials} trials, dense + {args.sweep_levels} pruning levels, 50,000 "
+          f"iterations per training), every level at dense speed, per-run cost extrapolated from the "
+          f"{short_length}- and {iterations}-iteration runs:")
+    for controls in args.sweep_controls:
+        networks = sweep_work(args.sweep_trials, args.sweep_levels, controls, 1)
+        print(f"  ticket + {controls} control(s) per level, {networks} trainings: "
+              f"{sweep_hours(best, controls):.1f} h with '{best}', "
+              f"{sweep_hours(reference_name, controls):.1f} h with '{reference_name}'")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,75 @@
+"""Where the time of lottery's batched LeNet training goes: timers around each part of ``train_many``.
+
+Trains K LeNet-300-100 networks together on MNIST-shaped random data with the paper's schedule
+(batch 60, Adam, evaluation on 5K + 10K images every 100 iterations, bf16 by default), one thread,
+and splits the wall time into the training step's forward/backward (``StackedFC.compute_grads``),
+the Adam step, the evaluations, the two train-accuracy passes that end a run, and the rest (batch
+gather, Python), each per iteration of all K networks.
+
+    python benchmarks/lenet_breakdown.py [--k 8] [--iterations 2000] [--eval-precision fp32]
+"""
+
+import argparse
+import time
+from contextlib import contextmanager
+
+import lottery  # noqa: F401  (first: sets the speed environment before torch loads)
+import torch
+
+from lenet_speed import hparams, lenets, mnist_shaped
+from lottery.training import batched
+from lottery.training.batched import EVAL_PRECISIONS, train_many
+from lottery.training.stacked_fc import StackedFC
+
+
+@contextmanager
+def timers(parts: dict[str, tuple[object, str]]):
+    """Replace each ``owner.method`` by a timed version for the duration; yields name -> seconds."""
+    spent = {name: 0.0 for name in parts}
+    originals = {name: getattr(owner, method) for name, (owner, method) in parts.items()}
+
+    def timed(name, fn):
+        def wrapper(*args, **kwargs):
+            began = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - began
+        return wrapper
+
+    for name, (owner, method) in parts.items():
+        setattr(owner, method, timed(name, originals[name]))
+    try:
+        yield spent
+    finally:
+        for name, (owner, method) in parts.items():
+            setattr(owner, method, originals[name])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--k", type=int, default=8, help="networks trained together (default 8)")
+    parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument("--eval-precision", choices=sorted(EVAL_PRECISIONS), default="bf16")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    data = mnist_shaped("cpu")
+    dtype = EVAL_PRECISIONS[args.eval_precision]
+    train_many(lenets(data, args.k, 0), data, hparams(50), progress=False, eval_dtype=dtype)  # warm-up
+    parts = {"forward + backward": (StackedFC, "compute_grads"), "Adam step": (torch.optim.Adam, "step"),
+             "evaluations": (batched._StackedRun, "_record"),
+             "train-accuracy passes": (batched._StackedRun, "_train_accuracy")}
+    with timers(parts) as spent:
+        began = time.perf_counter()
+        train_many(lenets(data, args.k, 0), data, hparams(args.iterations), progress=False, eval_dtype=dtype)
+        total = time.perf_counter() - began
+    spent["batch gather, Python, rest"] = total - sum(spent.values())
+    print(f"K={args.k}, {args.iterations} iterations, {args.eval_precision} evaluation, 1 thread: "
+          f"{total / args.iterations * 1e3:.2f} ms per iteration of all {args.k} networks "
+          f"({args.k * args.iterations / total:.0f} model-iterations/s)")
+    for name, seconds in spent.items():
+        print(f"  {name:<28} {seconds / args.iterations * 1e3:6.2f} ms  {seconds / total:6.1%}")
+
+
+if __name__ == "__main__":
+    main()
