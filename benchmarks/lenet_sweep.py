@@ -81,8 +81,8 @@ def main() -> None:
     per_level = 1 + args.reinit_draws + args.random_draws
     trainings = args.trials * (1 + per_level * args.levels)
     print(f"LeNet sweep: {args.trials} trials x (dense + {args.levels} levels x (ticket, {args.reinit_draws} reinit, "
-          f"{args.random_draws} random pruning)) = "
-          f"{trainings} trainings; {args.workers} workers x {args.threads} threads, {args.k} networks together, bf16 evaluation; {what}; "
+          f"{args.random_draws} random pruning)) = {trainings} trainings; {args.workers} workers x {args.threads} "
+          f"threads, {args.k} networks together, bf16 evaluation; {what}; "
           f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
 
     reference_data = data if data is not None else load_splits("fashion-mnist", args.data_dir)

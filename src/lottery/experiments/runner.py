@@ -73,9 +73,9 @@ def run_in_waves(exp: Experiment, todo: list[Unit], executor: Executor, on_done)
 def run_levels_split(exp: Experiment, todo: list[Unit], executor: Executor, on_done) -> None:
     """Lockstep over an executor: level by level, each level's units split evenly into one task per
     worker (more where a share would exceed ``speed.together`` networks), each task training its
-    share together. ``on_done(n)``: n more units finished (for a progress bar). Balancing every level keeps all workers busy (the paper's LeNet sweep, 5 trials x 3
-    networks per level on 2 workers: 8 + 7 networks, where one task per trial would leave a worker
-    idle for a third of the time)."""
+    share together. Balancing every level keeps all workers busy (the paper's LeNet sweep, 5 trials
+    x 3 networks per level on 2 workers: 8 + 7 networks, where one task per trial would leave a
+    worker idle for a third of the time). ``on_done(n)``: n more units finished (a progress bar)."""
     for wave in waves([(u.level, u) for u in todo]):
         parts = max(-(-len(wave) // exp.speed.together), min(len(wave), executor.parallelism or 1))
         map_jobs(exp, [[Call(run_in_lockstep, (tuple((u.level, u.call) for u in share),))]

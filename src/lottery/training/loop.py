@@ -163,9 +163,10 @@ def _train(model: nn.Module, mask: Mask, data: DataSplits, hp: TrainingHparams, 
             bar.set_postfix(val_loss=f"{curve.val_loss[-1]:.4f}", test_acc=f"{curve.test_acc[-1]:.4f}")
             if checkpoint and it > start and it % checkpoint_every < hp.eval_every:
                 save_tensors(checkpoint, {
-                    "iteration": it, "model": contiguous_state(model), "optimizer": contiguous_optimizer_state(optimizer),
-                    "rng": torch.get_rng_state(), "curve": curve.to_dict(), "best_state": best_state,
-                    "snapshot": snapshot, "elapsed": elapsed + time.perf_counter() - began})
+                    "iteration": it, "model": contiguous_state(model),
+                    "optimizer": contiguous_optimizer_state(optimizer), "rng": torch.get_rng_state(),
+                    "curve": curve.to_dict(), "best_state": best_state, "snapshot": snapshot,
+                    "elapsed": elapsed + time.perf_counter() - began})
         if snapshot_at is not None and it == snapshot_at:
             snapshot = contiguous_state(model)
         if not lr_constant:
