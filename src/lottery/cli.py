@@ -93,8 +93,9 @@ def add_branch_arguments(parser: argparse.ArgumentParser) -> None:
                    help="random reinitialization control: ticket masks, N fresh inits per trial (paper: 3)")
     g.add_argument("--random-draws", type=_count, default=0, metavar="N",
                    help="random pruning control: N random masks with the ticket's per-layer counts")
-    g.add_argument("--oneshot", action="store_true",
-                   help="also prune the trained dense network in one step to each level's Pm and retrain")
+    g.add_argument("--oneshot", nargs="?", const=True, default=False, type=_int_list, metavar="K,L,...",
+                   help="also prune the trained dense network in one step to each level's Pm and retrain; "
+                        "with K,L,...: only at those levels")
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:

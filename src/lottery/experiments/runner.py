@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
+from ..errors import UsageError
 from ..executors import Executor
 from .controls import RANDOM, REINIT, control_branch, run_random_level, run_reinit_level
 from .experiment import Experiment
@@ -38,9 +39,23 @@ class Unit:
         return f"trial {self.trial} {self.branch} level {self.level}"
 
 
+def oneshot_levels(oneshot: bool | tuple[int, ...], levels: int) -> list[int]:
+    """The one-shot levels to run: all of 1..levels (True), none (False), or those listed."""
+    if oneshot is True:
+        return list(range(1, levels + 1))
+    if not oneshot:
+        return []
+    bad = [k for k in oneshot if not 1 <= k <= levels]
+    if bad:
+        raise UsageError(f"one-shot levels {bad} are outside 1..{levels} (the ticket chain's pruned levels)")
+    return sorted(set(oneshot))
+
+
 def plan(exp: Experiment, trials: int, levels: int, *, reinit_draws: int = 0, random_draws: int = 0,
-         oneshot: bool = False) -> list[Unit]:
+         oneshot: bool | tuple[int, ...] = False) -> list[Unit]:
+    """``oneshot``: True for one-shot pruning at every level, or the levels to run it at."""
     units = []
+    oneshot_at = oneshot_levels(oneshot, levels)
     for t in range(trials):
         units += [Unit(t, TICKET, k, Call(run_ticket_level, (t, k))) for k in range(levels + 1)]
         for d in range(reinit_draws):
@@ -49,8 +64,7 @@ def plan(exp: Experiment, trials: int, levels: int, *, reinit_draws: int = 0, ra
         for d in range(random_draws):
             units += [Unit(t, control_branch(RANDOM, d), k, Call(run_random_level, (t, d, k)))
                       for k in range(1, levels + 1)]
-        if oneshot:
-            units += [Unit(t, ONESHOT, k, Call(run_oneshot_level, (t, k))) for k in range(1, levels + 1)]
+        units += [Unit(t, ONESHOT, k, Call(run_oneshot_level, (t, k))) for k in oneshot_at]
     return units
 
 
@@ -91,7 +105,7 @@ def split_evenly(items: list, parts: int) -> list[list]:
 
 
 def run_experiment(exp: Experiment, trials: int, levels: int, *, reinit_draws: int = 0, random_draws: int = 0,
-                   oneshot: bool = False, executor: Executor | None = None) -> list[Unit]:
+                   oneshot: bool | tuple[int, ...] = False, executor: Executor | None = None) -> list[Unit]:
     """Run every unit not finished yet; returns the units that were run. ``executor``: where they run
     (default: one after another in this process)."""
     units = plan(exp, trials, levels, reinit_draws=reinit_draws, random_draws=random_draws, oneshot=oneshot)

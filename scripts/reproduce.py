@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Run (or resume) one of the published reproductions and write its report to docs/results/TARGET/.
+
+    .venv/bin/python scripts/reproduce.py mnist [--data-dir DIR] [--out lottery_runs] [--workers 2]
+
+Targets:
+  mnist          LeNet-300-100 on MNIST at the paper's settings (Adam 1.2e-3, batch 60, 50,000
+                 iterations, fc 20% / output 10% per round), 3 trials, 18 levels (Pm 1.85%), one
+                 random-reinit draw, one random-pruning draw, one-shot at the Figure 4 levels.
+  fashion-mnist  LeNet-300-100 on Fashion-MNIST at a tenth of the budget (5,000 iterations),
+                 2 trials, 8 levels at fc 40% / output 20% per round (Pm 1.7%), all controls.
+
+Finished levels are skipped, so an interrupted run resumes where it stopped. Besides the figures
+and tables it writes ``run.json``: the exact command, the git commit, the machine and the time taken.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from lottery.cli import build_parser, hparams_from_args, main  # noqa: E402
+
+# Pm of the paper's Figure 3 curves (100, 51.3, 21.1, 7.0, 3.6, 1.9 %) are levels 0, 3, 7, 12, 15, 18.
+TARGETS = {
+    "mnist": {
+        "run": ["--preset", "lenet", "--dataset", "mnist", "--trials", "3", "--levels", "18",
+                "--reinit-draws", "1", "--random-draws", "1", "--oneshot", "1,3,7,12,15,18"],
+        "curves": "0,3,7,12,15,18",
+    },
+    "fashion-mnist": {
+        "run": ["--preset", "lenet", "--dataset", "fashion-mnist", "--iterations", "5000", "--trials", "2",
+                "--levels", "8", "--prune-fc", "0.4", "--prune-output", "0.2",
+                "--reinit-draws", "1", "--random-draws", "1", "--oneshot"],
+        "curves": "0,2,4,6,8",
+    },
+}
+# Exact training; evaluations in bf16 (accuracies within the tolerance tests/test_batched.py checks).
+SPEED = ["--batch-networks", "8", "--eval-precision", "bf16"]
+
+
+def run(argv: list[str]) -> None:
+    code = main(argv)
+    if code:
+        sys.exit(code)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.machine()
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("target", choices=sorted(TARGETS))
+    parser.add_argument("--data-dir", type=Path,
+                        help="folder with the data set's official files (default: ../shared/data/TARGET if present)")
+    parser.add_argument("--out", type=Path, default=REPO / "lottery_runs", help="results root")
+    parser.add_argument("--report-dir", type=Path, help="default: docs/results/TARGET")
+    parser.add_argument("--workers", default="2", help="worker processes (default 2)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args()
+    target = TARGETS[args.target]
+    report_dir = args.report_dir or REPO / "docs" / "results" / args.target
+    run_argv = ["run", *target["run"], *SPEED, "--workers", args.workers, "--out", str(args.out)]
+    data_dir = args.data_dir or REPO.parent / "shared" / "data" / args.target
+    run_argv += ["--data-dir", str(data_dir)] if data_dir.is_dir() else []
+    run_argv += ["--no-progress"] if args.no_progress else []
+    started = time.time()
+    run(run_argv)
+    hours = (time.time() - started) / 3600
+    folder = args.out / hparams_from_args(build_parser().parse_args(run_argv)).name()
+    run(["report", str(folder), "--out", str(report_dir), "--levels-for-curves", target["curves"]])
+    (report_dir / "hparams.json").write_text((folder / "hparams.json").read_text())
+    provenance = {"command": ["lottery", *run_argv], "experiment": folder.name, "commit": git_commit(),
+                  "machine": f"{cpu_model()}, {os.cpu_count()} cores",
+                  "python": platform.python_version(), "hours_this_invocation": round(hours, 2)}
+    (report_dir / "run.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    print(f"report: {report_dir}")
+
+
+if __name__ == "__main__":
+    cli()
