@@ -34,7 +34,7 @@ def experiment_folder(tmp_path, argv):
     (["--preset", "nope"], "invalid choice: 'nope'"),
     (["--prune-fc", "1.0"], "impossible"),
     (["--prune-output", "-0.1"], "impossible"),
-    (["--levels", "0"], "must be a positive integer"),
+    (["--levels", "-1"], "must be 0 or more"),
     (["--iterations", "-5"], "must be a positive integer"),
     (["--iterations", "ten"], "invalid"),
 ])
