@@ -27,7 +27,8 @@ def setting(default=dataclasses.MISSING, *, help: str, flag: str | None = None, 
             metavar: str | None = None):
     """A hyperparameter field. ``flag``: the command-line name without dashes when it is not the field's
     name; ``parse``: text -> value for the flag (default: the type of ``default``); ``choices``: a function
-    listing the allowed values (registries fill up on import, so it is called late)."""
+    listing the flag's allowed values (called late: registries fill up on import). Names a registry does
+    not know are refused where they are looked up (the model by the model registry, and so on)."""
     metadata = {"help": help, "flag": flag, "check": check, "parse": parse, "choices": choices, "metavar": metavar}
     if isinstance(default, tuple):
         return field(default_factory=lambda: default, metadata=metadata)
@@ -120,7 +121,8 @@ class DatasetHparams:
 
 @dataclass(frozen=True)
 class TrainingHparams:
-    optimizer: str = setting("adam", choices=lambda: list(OPTIMIZERS), help="the optimizer")
+    optimizer: str = setting("adam", choices=lambda: list(OPTIMIZERS), help="the optimizer",
+                             check=lambda v: None if v in OPTIMIZERS else f"is unknown; choose {' or '.join(OPTIMIZERS)}")
     lr: float = setting(1.2e-3, check=positive_number, help="learning rate")
     momentum: float = setting(0.9, check=non_negative_number, help="SGD momentum (sgd only)")
     weight_decay: float = setting(0.0, check=non_negative_number, help="L2 weight decay")
@@ -181,10 +183,8 @@ class ExperimentHparams:
         """Every field's own check, then the rules that tie fields together; one-line UsageErrors."""
         for owner, f in self.settings():
             value = getattr(owner, f.name)
-            check, choices = f.metadata.get("check"), f.metadata.get("choices")
+            check = f.metadata.get("check")
             problem = check(value) if check else None
-            if choices and value not in choices():
-                problem = f"is unknown; choose one of: {', '.join(choices())}"
             if problem:
                 raise UsageError(f"{flag_of(type(owner), f.name)} {_show(value)} {problem}")
         t = self.training
