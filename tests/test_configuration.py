@@ -43,7 +43,8 @@ def test_every_setting_has_a_flag_with_help():
     (["--prune-strategy", "global", "--prune-global-kinds", "fc,output"],
      lambda hp: hp.pruning.global_kinds == ("fc", "output")),
     (["--rewind", "5", "--seed", "2"], lambda hp: (hp.rewind_iteration, hp.seed) == (5, 2)),
-    (["--no-augment", "--lr-drops", "10,20"], lambda hp: (hp.dataset.augment, hp.training.lr_drops) == (False, (10, 20))),
+    (["--no-augment", "--lr-drops", "10,20"],
+     lambda hp: (hp.dataset.augment, hp.training.lr_drops) == (False, (10, 20))),
 ])
 def test_flags_set_their_field(flags, expected):
     hp = hparams_from_args(build_parser().parse_args(["run", "--preset", "lenet-digits", *flags]))

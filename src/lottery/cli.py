@@ -12,8 +12,7 @@ from .errors import LotteryError
 from .executors import EXECUTORS, make_executor
 from .experiments import Experiment, run_experiment
 from .export import WEIGHTS, export_experiment_ticket
-from .hparams import (DatasetHparams, ExperimentHparams, ModelHparams, PruningHparams, TrainingHparams, default_of,
-                      flag_of, int_list)
+from .hparams import ExperimentHparams, default_of, flag_of, int_list
 from .options import EVAL_PRECISIONS, RunOptions, SpeedOptions
 from .presets import describe_presets, get_preset, preset_names
 from .report import aggregate, load_experiment, plots, text_table
@@ -29,11 +28,6 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
-
-
-# Experiment flags come from the hparams fields (hparams.setting): (argument group, dataclass, dest prefix).
-HPARAMS_GROUPS = (("model", ModelHparams, "model."), ("data", DatasetHparams, "dataset."),
-                  ("training", TrainingHparams, "training."), ("pruning", PruningHparams, "pruning."))
 
 
 def _add_setting(group, kind: type, f: dataclasses.Field, prefix: str) -> None:
@@ -61,13 +55,15 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--levels", type=_count, default=8,
                    help="pruning rounds after the dense level 0 (default 8; 0: train only the dense network)")
     g.add_argument("--trials", type=_positive_int, default=1, help="independent trials, seeds seed..seed+N-1 (default 1)")
+    # One flag per hparams field (hparams.setting); a section's flags form a group, dest "<section>.<field>".
+    sections = [f for f in dataclasses.fields(ExperimentHparams) if "help" not in f.metadata]
     for f in dataclasses.fields(ExperimentHparams):
         if "help" in f.metadata:
             _add_setting(g, ExperimentHparams, f, "")
-    for title, kind, prefix in HPARAMS_GROUPS:
-        g = parser.add_argument_group(title)
-        for f in dataclasses.fields(kind):
-            _add_setting(g, kind, f, prefix)
+    for section in sections:
+        g = parser.add_argument_group(section.name)
+        for f in dataclasses.fields(section.default_factory()):
+            _add_setting(g, type(section.default_factory()), f, section.name + ".")
 
 
 def _count(text: str) -> int:

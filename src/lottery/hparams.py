@@ -66,6 +66,10 @@ def each(check: Check) -> Check:
     return check_all
 
 
+def one_of(allowed: tuple[str, ...]) -> Check:
+    return lambda value: None if value in allowed else f"is unknown; choose one of: {', '.join(allowed)}"
+
+
 def layer_kinds(kinds) -> str | None:
     from .models.base import KINDS  # the kinds models tag their weights with
 
@@ -112,6 +116,7 @@ class ModelHparams:
 class DatasetHparams:
     name: str = setting("mnist", flag="dataset", choices=_datasets, metavar="NAME", help="the data set")
     validation_size: int | None = setting(None, parse=int, check=lambda v: v is not None and positive_int(v),
+                                          metavar="N",
                                           help="training examples held out for validation "
                                                "(default: the data set's, 5,000 for MNIST/CIFAR-10)")
     split_seed: int = setting(0, metavar="SEED", help="which training examples are held out for validation")
@@ -121,8 +126,7 @@ class DatasetHparams:
 
 @dataclass(frozen=True)
 class TrainingHparams:
-    optimizer: str = setting("adam", choices=lambda: list(OPTIMIZERS), help="the optimizer",
-                             check=lambda v: None if v in OPTIMIZERS else f"is unknown; choose {' or '.join(OPTIMIZERS)}")
+    optimizer: str = setting("adam", choices=lambda: list(OPTIMIZERS), check=one_of(OPTIMIZERS), help="the optimizer")
     lr: float = setting(1.2e-3, check=positive_number, help="learning rate")
     momentum: float = setting(0.9, check=non_negative_number, help="SGD momentum (sgd only)")
     weight_decay: float = setting(0.0, check=non_negative_number, help="L2 weight decay")

@@ -76,7 +76,8 @@ def check_device(device: str) -> None:
         raise UsageError(f"--device {device!r} is not a device; use cpu, cuda or cuda:N") from None
     if kind == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device {device}: this machine has no usable CUDA GPU; use --device cpu")
-    if kind == "cuda" and torch.device(device).index is not None and torch.device(device).index >= torch.cuda.device_count():
+    index = torch.device(device).index
+    if kind == "cuda" and index is not None and index >= torch.cuda.device_count():
         raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
     if kind == "mps" and not torch.backends.mps.is_available():
         raise UsageError(f"--device {device}: MPS is not available on this machine; use --device cpu")

@@ -104,7 +104,8 @@ class Experiment:
     def data(self) -> DataSplits:
         if self._data is None:
             d = self.hp.dataset
-            self._data = load_splits(d.name, self.options.data_dir, self.options.download, d.validation_size, d.split_seed)
+            o = self.options
+            self._data = load_splits(d.name, o.data_dir, o.download, d.validation_size, d.split_seed)
         if self._data.train_x.device != self.device:
             self._data = self._data.to(self.device)
         return self._data
@@ -217,7 +218,8 @@ class Experiment:
                                      checkpoint_every=self.options.checkpoint_every,
                                      augment=flip_and_crop if self.hp.dataset.augment else None,
                                      start_iteration=start, snapshot_at=snapshot_at, debug=self.options.debug,
-                                     progress=self.options.progress, description=label, eval_dtype=self.speed.eval_dtype,
+                                     progress=self.options.progress, description=label,
+                                     eval_dtype=self.speed.eval_dtype,
                                      sparse=self.speed.sparse_below if self.device.type == "cpu" else None)
                 for (i, request, paths, _), result in zip(chunk, results):
                     out[i] = (self._record_level(request, paths, result), result)
