@@ -18,7 +18,8 @@ import torch
 
 from lenet_speed import hparams, lenets, mnist_shaped
 from lottery.training import batched
-from lottery.training.batched import EVAL_PRECISIONS, train_many
+from lottery.options import EVAL_PRECISIONS
+from lottery.training.batched import train_many
 from lottery.training.stacked_fc import StackedFC
 
 

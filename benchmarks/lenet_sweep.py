@@ -40,7 +40,7 @@ from lottery.executors import LocalExecutor
 from lottery.experiments import Experiment, run_experiment
 from lottery.hparams import DatasetHparams
 from lottery.presets import get_preset
-from lottery.training.batched import SpeedOptions
+from lottery.options import SpeedOptions
 
 FASHION = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist"
 

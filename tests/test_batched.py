@@ -19,7 +19,8 @@ from lottery.pruning import apply_mask, layerwise_magnitude_prune
 from lottery.training import train
 from lottery.storage import load_json, load_tensors
 from lottery.training.stacked_fc import StackedFC
-from lottery.training.batched import (Job, SpeedOptions, can_batch, split_optimizer_state, stack_optimizer_states,
+from lottery.options import SpeedOptions
+from lottery.training.batched import (Job, can_batch, split_optimizer_state, stack_optimizer_states,
                                       train_many)
 
 

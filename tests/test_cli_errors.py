@@ -6,6 +6,7 @@ import shutil
 
 import filelock
 import pytest
+import torch
 
 from lottery.cli import build_parser, hparams_from_args, main
 
@@ -34,7 +35,7 @@ def experiment_folder(tmp_path, argv):
     (["--preset", "nope"], "invalid choice: 'nope'"),
     (["--prune-fc", "1.0"], "impossible"),
     (["--prune-output", "-0.1"], "impossible"),
-    (["--levels", "0"], "must be a positive integer"),
+    (["--levels", "-1"], "must be 0 or more"),
     (["--iterations", "-5"], "must be a positive integer"),
     (["--iterations", "ten"], "invalid"),
 ])
@@ -93,3 +94,85 @@ def test_second_process_on_the_same_experiment_is_refused(capsys, tmp_path):
         code, err = run_cli(capsys, QUICK + ["--out", str(tmp_path)])
     assert code == 1 and "another lottery process is already running" in err
     assert not list(folder.glob("trial_*"))
+
+
+def refused(capsys, out, argv):
+    """Run with ``argv``; the run must be refused with one line and leave no experiment folder."""
+    code, err = run_cli(capsys, QUICK + argv + ["--out", str(out)])
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not out.exists() or not any(out.iterdir())  # no experiment folder (nor anything else)
+    return err
+
+
+@pytest.mark.parametrize("argv,message", [
+    # impossible values, checked before anything is written
+    (["--lr", "nan"], "--lr nan must be a positive finite number"),
+    (["--lr", "inf"], "--lr inf must be a positive finite number"),
+    (["--optimizer", "sgd", "--momentum", "-1"], "--momentum -1.0 must be a finite number, 0 or more"),
+    (["--device", "foo"], "--device 'foo' is not a device"),
+    (["--batch-size", "100000"], "batch size 100000 must be between 1 and the training set size 1200"),
+    (["--validation-size", "1500"], "validation size 1500 must be between 1 and 1499"),
+    (["--ignore", "hidden.7.weight"], "--ignore names unknown layers ['hidden.7.weight']"),
+    (["--prune-strategy", "global", "--prune-global-kinds", "conv,bogus"], "unknown kinds of layer ['bogus']"),
+    # a setting the run does not use is refused, not made into a new experiment
+    (["--dropout", "0.5"], "lenet_300_100 has no dropout layers"),
+    (["--momentum", "0.5"], "--momentum 0.5 is unused with --optimizer adam"),
+    (["--prune-conv", "0.1"], "--prune-conv 0.1 is unused: the model has no conv layers"),
+    (["--prune-global", "0.3"], "--prune-global 0.3 is unused by --prune-strategy layerwise"),
+    (["--prune-strategy", "global", "--prune-fc", "0.3"], "--prune-fc 0.3 is unused by --prune-strategy global"),
+    # a strategy that would prune nothing
+    (["--prune-strategy", "global", "--prune-global-kinds", "conv"], "global pruning would prune nothing"),
+    (["--prune-strategy", "global", "--prune-global", "0"], "global pruning would prune nothing"),
+    (["--prune-fc", "0", "--prune-output", "0"], "layer-wise pruning would prune nothing"),
+    (["--ignore", "hidden.0.weight,hidden.1.weight", "--prune-output", "0"], "layer-wise pruning would prune nothing"),
+])
+def test_bad_settings_are_refused_before_any_folder_exists(capsys, tmp_path, argv, message):
+    err = refused(capsys, tmp_path / "out", argv)
+    assert message in err
+
+
+def test_cuda_without_cuda_is_refused(capsys, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert "no usable CUDA GPU" in refused(capsys, tmp_path / "out", ["--device", "cuda"])
+
+
+def test_data_dir_that_is_a_file_is_refused(capsys, tmp_path):
+    data = tmp_path / "data.gz"
+    data.write_bytes(b"not a folder")
+    assert "is a file, not a folder" in refused(capsys, tmp_path / "out", ["--data-dir", str(data)])
+
+
+def test_missing_data_leaves_no_experiment_folder(capsys, tmp_path):
+    out = tmp_path / "out"
+    code, err = run_cli(capsys, QUICK + ["--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "none"),
+                                         "--out", str(out)])
+    assert code == 1 and "missing data file" in err
+    assert not out.exists()
+
+
+def test_an_unused_setting_at_its_default_is_the_same_experiment():
+    parse = build_parser().parse_args
+    plain = hparams_from_args(parse(QUICK))
+    assert hparams_from_args(parse(QUICK + ["--momentum", "0.9", "--prune-global", "0.2"])) == plain
+
+
+def metrics_of(out):
+    return [json.loads(p.read_text()) for p in sorted(out.rglob("metrics.json"))]
+
+
+def test_global_pruning_on_lenet_ranks_the_hidden_layers_not_the_output(capsys, tmp_path):
+    code, _ = run_cli(capsys, QUICK + ["--prune-strategy", "global", "--prune-global", "0.3", "--out", str(tmp_path)])
+    assert code == 0
+    level_1 = next(m for m in metrics_of(tmp_path) if m["level"] == 1)
+    ranked, output = 784 * 300 + 300 * 100, 100 * 10
+    assert level_1["density"] == (ranked + output - round(0.3 * ranked)) / (ranked + output)
+    assert level_1["layer_density"]["output.weight"] == 1.0
+    assert level_1["layer_density"]["hidden.0.weight"] < 1.0 and level_1["layer_density"]["hidden.1.weight"] < 1.0
+
+
+def test_levels_0_trains_only_the_dense_network(capsys, tmp_path):
+    code, _ = run_cli(capsys, [*QUICK[:-3], "--levels", "0", "--no-progress", "--out", str(tmp_path)])
+    assert code == 0
+    assert [(m["branch"], m["level"], m["density"]) for m in metrics_of(tmp_path)] == [("ticket", 0, 1.0)]

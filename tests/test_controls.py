@@ -9,9 +9,10 @@ from scipy.stats import ks_2samp
 
 from lottery.experiments import TICKET, Experiment, run_experiment
 from lottery.experiments.controls import random_mask, reinit_state, run_random_level, run_reinit_level
-from lottery.experiments.oneshot import ONESHOT, keep_largest, oneshot_mask, run_oneshot_level
+from lottery.experiments.oneshot import ONESHOT, oneshot_mask, run_oneshot_level
 from lottery.experiments.runner import plan
 from lottery.hparams import DatasetHparams, ExperimentHparams, PruningHparams, TrainingHparams
+from lottery.pruning import keep_largest
 from lottery.pruning import density
 from lottery.storage import load_json, load_tensors
 

@@ -19,6 +19,7 @@ from lottery.experiments.imp import run_ticket_level
 from lottery.hparams import DatasetHparams, ExperimentHparams, ModelHparams, PruningHparams, TrainingHparams
 from lottery.models import CONV, OUTPUT, SHORTCUT, count_weights, get_model_spec
 from lottery.presets import get_preset, preset_names
+from lottery.pruning import GlobalRanking
 from lottery.seeds import generator
 from lottery.report.iterations import accuracy_at, iteration_text, iterations_figure, points_at
 from lottery.storage import load_tensors
@@ -240,12 +241,16 @@ def test_augmentation_is_off_unless_asked(tmp_path, monkeypatch):
 def test_deep_presets_are_valid_sgd_global_conv_pruning_on_cifar10():
     deep = [name for name in preset_names() if name.startswith(("vgg19", "resnet18"))]
     assert len(deep) >= 8
+    kinds = {model: get_model_spec(model).build(IMAGE, 10).prunable_kinds() for model in ("vgg19", "resnet18")}
     for name in deep:
         hp = get_preset(name)
         hp.validate()
         assert (hp.dataset.name, hp.training.optimizer, hp.training.momentum, hp.training.weight_decay) == (
             "cifar10", "sgd", 0.9, 1e-4), name
-        assert (hp.pruning.strategy, hp.pruning.global_rate, hp.pruning.global_kinds) == ("global", 0.2, (CONV,))
+        assert (hp.pruning.strategy, hp.pruning.global_rate) == ("global", 0.2)
+        # ranked together: exactly the conv layers (not the output layer, not ResNet shortcuts)
+        ranked = GlobalRanking.from_hparams(hp.pruning, kinds[hp.model.name]).names
+        assert ranked == [n for n, kind in kinds[hp.model.name].items() if kind == CONV], name
         assert hp.dataset.augment == name.startswith("resnet18"), name
         assert all(0 < drop < hp.training.iterations for drop in hp.training.lr_drops), name
     assert get_preset("vgg19-warmup").training.warmup == 10_000

@@ -24,8 +24,8 @@ from torch import nn
 from .data import DataSplits
 from .errors import LotteryError, UsageError
 from .hparams import TrainingHparams
-from .pruning import (Mask, apply_mask, check_rate, density, full_mask, global_magnitude_prune, layer_density,
-                      layerwise_magnitude_prune, pruned_weights_nonzero)
+from .pruning import (GlobalRanking, LayerWise, Mask, PruningStrategy, apply_mask, density, full_mask, layer_density,
+                      pruned_weights_nonzero)
 from .training import train
 
 Prunable = None | list[str] | tuple[str, ...] | Callable[[str, nn.Parameter], bool]
@@ -93,12 +93,10 @@ class TicketSearch:
         unknown = sorted(set(rates or {}) - set(self.names))
         if unknown:
             raise UsageError(f"rates= names layers that are not prunable: {unknown}; prunable: {self.names}")
-        self.rates = {name: (rates or {}).get(name, rate) for name in self.names}
-        for name, r in self.rates.items():
-            check_rate(r, f"pruning rate of {name}")
-        self.global_rate = global_rate
-        if global_rate is not None:
-            check_rate(global_rate, "global pruning rate")
+        # The strategies of lottery.pruning, set up for these layers (each checks its rates).
+        self.strategy: PruningStrategy = (
+            LayerWise({name: (rates or {}).get(name, rate) for name in self.names}) if global_rate is None
+            else GlobalRanking(global_rate, self.names))
         if rewind_iteration < 0:
             raise UsageError(f"rewind_iteration must not be negative, got {rewind_iteration}")
         self.rewind_iteration = rewind_iteration
@@ -124,10 +122,7 @@ class TicketSearch:
         missing = [n for n in self.names if n not in weights]
         if missing:
             raise UsageError(f"weights lack prunable parameters {missing}")
-        if self.global_rate is not None:
-            self.masks = global_magnitude_prune(weights, self.masks, self.global_rate, self.names)
-        else:
-            self.masks = layerwise_magnitude_prune(weights, self.masks, self.rates)
+        self.masks = self.strategy.prune(weights, self.masks)
         self.level += 1
         return self.masks
 

@@ -1,25 +1,24 @@
 """The ``lottery`` command line: run experiments, show their tables, draw their figures."""
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from .data import dataset_names
 from .errors import LotteryError
 from .executors import EXECUTORS, make_executor
 from .experiments import Experiment, run_experiment
 from .export import WEIGHTS, export_experiment_ticket
-from .hparams import ExperimentHparams
-from .models import model_names
+from .hparams import ExperimentHparams, default_of, flag_of, int_list
+from .options import EVAL_PRECISIONS, RunOptions, SpeedOptions
 from .presets import describe_presets, get_preset, preset_names
 from .report import aggregate, load_experiment, plots, text_table
 from .report.paper import FORMATS, make_report
 from .report.iterations import iterations_figure
 from .report.compare import figure5
-from .training.batched import EVAL_PRECISIONS, SpeedOptions
 
 DEFAULT_OUT = Path("lottery_runs")
 
@@ -31,52 +30,40 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is impossible: a pruning rate must be in [0, 1)")
-    return value
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(",") if v.strip())
+def _add_setting(group, kind: type, f: dataclasses.Field, prefix: str) -> None:
+    meta = f.metadata
+    default = default_of(kind, f.name)
+    kwargs: dict = {"dest": prefix + f.name, "default": None, "help": meta["help"]}
+    if isinstance(default, bool):
+        kwargs["action"] = argparse.BooleanOptionalAction
+    else:
+        kwargs["type"] = meta["parse"] or type(default)
+        if meta["choices"]:
+            kwargs["choices"] = meta["choices"]()
+            kwargs["metavar"] = meta["metavar"] or "NAME"
+            kwargs["help"] += f" (one of: {', '.join(kwargs['choices'])})"
+        else:
+            kwargs["metavar"] = meta["metavar"] or f.name.upper()
+    group.add_argument(flag_of(kind, f.name), **kwargs)
 
 
 def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags that choose an experiment: a preset plus per-field overrides (None = keep the preset's)."""
-    g = parser.add_argument_group("experiment")
+    g = parser.add_argument_group("experiment (every other flag below overrides one setting of the preset)")
     g.add_argument("--preset", default="lenet", choices=preset_names(), metavar="NAME",
                    help="paper settings to start from (see `lottery presets`; default: lenet)")
-    g.add_argument("--model", choices=model_names(), metavar="NAME", help=f"one of {', '.join(model_names())}")
-    g.add_argument("--dataset", choices=dataset_names(), metavar="NAME", help=f"one of {', '.join(dataset_names())}")
-    g.add_argument("--levels", type=_positive_int, default=8, help="pruning rounds after the dense level 0 (default 8)")
+    g.add_argument("--levels", type=_count, default=8,
+                   help="pruning rounds after the dense level 0 (default 8; 0: train only the dense network)")
     g.add_argument("--trials", type=_positive_int, default=1, help="independent trials, seeds seed..seed+N-1 (default 1)")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--rewind", type=int, dest="rewind_iteration", metavar="K",
-                   help="reset survivors to their weights at iteration K instead of θ0")
-    g = parser.add_argument_group("training")
-    g.add_argument("--optimizer", choices=["adam", "sgd"])
-    g.add_argument("--lr", type=float)
-    g.add_argument("--momentum", type=float)
-    g.add_argument("--weight-decay", type=float)
-    g.add_argument("--batch-size", type=_positive_int)
-    g.add_argument("--iterations", type=_positive_int, help="training iterations per level")
-    g.add_argument("--eval-every", type=_positive_int, help="iterations between evaluations (paper: 100)")
-    g.add_argument("--warmup", type=int, help="linear learning-rate warmup iterations")
-    g.add_argument("--lr-drops", type=_int_list, metavar="I,J", help="iterations where the lr is multiplied by 0.1")
-    g.add_argument("--dropout", type=float)
-    g.add_argument("--validation-size", type=_positive_int)
-    g.add_argument("--augment", action=argparse.BooleanOptionalAction,
-                   help="random flip + 4-pixel pad-and-crop of training images (on in the resnet18 presets)")
-    g = parser.add_argument_group("pruning")
-    g.add_argument("--prune-strategy", choices=["layerwise", "global"], dest="strategy")
-    g.add_argument("--prune-conv", type=_rate, dest="conv_rate", metavar="RATE")
-    g.add_argument("--prune-fc", type=_rate, dest="fc_rate", metavar="RATE")
-    g.add_argument("--prune-output", type=_rate, dest="output_rate", metavar="RATE")
-    g.add_argument("--prune-shortcut", type=_rate, dest="shortcut_rate", metavar="RATE")
-    g.add_argument("--prune-global", type=_rate, dest="global_rate", metavar="RATE")
-    g.add_argument("--ignore", type=lambda t: tuple(t.split(",")), metavar="NAMES",
-                   help="comma-separated parameter names never pruned")
+    # One flag per hparams field (hparams.setting); a section's flags form a group, dest "<section>.<field>".
+    sections = [f for f in dataclasses.fields(ExperimentHparams) if "help" not in f.metadata]
+    for f in dataclasses.fields(ExperimentHparams):
+        if "help" in f.metadata:
+            _add_setting(g, ExperimentHparams, f, "")
+    for section in sections:
+        g = parser.add_argument_group(section.name)
+        for f in dataclasses.fields(section.default_factory()):
+            _add_setting(g, type(section.default_factory()), f, section.name + ".")
 
 
 def _count(text: str) -> int:
@@ -93,7 +80,7 @@ def add_branch_arguments(parser: argparse.ArgumentParser) -> None:
                    help="random reinitialization control: ticket masks, N fresh inits per trial (paper: 3)")
     g.add_argument("--random-draws", type=_count, default=0, metavar="N",
                    help="random pruning control: N random masks with the ticket's per-layer counts")
-    g.add_argument("--oneshot", nargs="?", const=True, default=False, type=_int_list, metavar="K,L,...",
+    g.add_argument("--oneshot", nargs="?", const=True, default=False, type=int_list, metavar="K,L,...",
                    help="also prune the trained dense network in one step to each level's Pm and retrain; "
                         "with K,L,...: only at those levels")
 
@@ -103,7 +90,8 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results root (default ./{DEFAULT_OUT})")
     g.add_argument("--data-dir", type=Path, help="folder with the data set's official files")
     g.add_argument("--download", action="store_true", help="download missing data files (checksums verified)")
-    g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cpu, cuda or cuda:N (default: cuda when available)")
     g.add_argument("--checkpoint-every", type=_positive_int, default=1000,
                    help="iterations between in-level checkpoints (default 1000)")
     g.add_argument("--debug", action="store_true", help="check after every step that pruned weights stay zero")
@@ -143,27 +131,31 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def hparams_from_args(args: argparse.Namespace) -> ExperimentHparams:
-    hp = get_preset(args.preset)
+    """The preset, with every experiment flag that was given replacing its field."""
+    given = vars(args)
 
-    def override(section, **fields):
-        return replace(section, **{k: v for k, v in fields.items() if v is not None})
+    def override(section, prefix: str):
+        changes = {}
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            if dataclasses.is_dataclass(value):
+                changes[f.name] = override(value, f.name + ".")
+            elif given.get(prefix + f.name) is not None:
+                changes[f.name] = given[prefix + f.name]
+        return replace(section, **changes)
 
-    a = vars(args)
-    model = override(hp.model, name=a.get("model"), dropout=a.get("dropout"))
-    dataset = override(hp.dataset, name=a.get("dataset"), validation_size=a.get("validation_size"),
-                       augment=a.get("augment"))
-    training = override(hp.training, **{k: a.get(k) for k in (
-        "optimizer", "lr", "momentum", "weight_decay", "batch_size", "iterations", "eval_every", "warmup", "lr_drops")})
-    pruning = override(hp.pruning, **{k: a.get(k) for k in (
-        "strategy", "conv_rate", "fc_rate", "output_rate", "shortcut_rate", "global_rate", "ignore")})
-    return override(hp, model=model, dataset=dataset, training=training, pruning=pruning,
-                    seed=a.get("seed"), rewind_iteration=a.get("rewind_iteration"))
+    return override(get_preset(args.preset), "")
+
+
+def options_from_args(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(device=args.device, progress=not args.no_progress, debug=args.debug,
+                      checkpoint_every=args.checkpoint_every, data_dir=args.data_dir, download=args.download,
+                      speed=speed_from_args(args))
 
 
 def open_experiment(args: argparse.Namespace) -> Experiment:
-    return Experiment(hparams_from_args(args), args.out, data_dir=args.data_dir, download=args.download,
-                      device=args.device, progress=not args.no_progress, debug=args.debug,
-                      checkpoint_every=args.checkpoint_every, speed=speed_from_args(args))
+    """The experiment the flags ask for, checked (one-line errors) but not entered: no folder yet."""
+    return Experiment(hparams_from_args(args), args.out, options_from_args(args))
 
 
 def show(folder: Path) -> str:
@@ -180,8 +172,9 @@ def show(folder: Path) -> str:
 def cmd_run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
+    experiment = open_experiment(args)
     executor = make_executor(args.executor, workers=args.workers, address=args.address, device=args.device)
-    with executor, open_experiment(args) as exp:
+    with executor, experiment as exp:
         run_experiment(exp, args.trials, args.levels, reinit_draws=args.reinit_draws,
                        random_draws=args.random_draws, oneshot=args.oneshot, executor=executor)
         folder = exp.paths.folder
@@ -246,12 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("lottery_report"),
                    help="folder for the figures and tables (default ./lottery_report)")
     p.add_argument("--format", choices=FORMATS, default="png", help="figure file format (default png)")
-    p.add_argument("--levels-for-curves", type=_int_list, metavar="K,L,...",
+    p.add_argument("--levels-for-curves", type=int_list, metavar="K,L,...",
                    help="ticket levels drawn in Figure 3's training curves (default: 4 spread from dense to sparsest)")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("iterations", help="Figures 7-8: test accuracy vs Pm at fixed iterations, one line per experiment")
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
-    p.add_argument("--at", type=_int_list, required=True, metavar="I,J,...",
+    p.add_argument("--at", type=int_list, required=True, metavar="I,J,...",
                    help="iterations to read the test accuracy at (paper: 30000,60000,112000 for VGG-19; "
                         "10000,20000,30000 for ResNet-18)")
     p.add_argument("--out", type=Path, default=Path("iterations.png"), help="figure file (default ./iterations.png)")

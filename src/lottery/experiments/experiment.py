@@ -1,24 +1,23 @@
 """An experiment folder: its hyperparameters, lock, data, models and the training of one level."""
 
-import json
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
 import filelock
 import torch
 
-from ..data import DataSplits, load_splits
+from ..data import BatchStream, DataSplits, load_splits
 from ..data.augment import flip_and_crop
-from ..errors import LotteryError
+from ..errors import LotteryError, UsageError
 from ..hparams import ExperimentHparams
 from ..models import LotteryModel, get_model_spec
-from ..pruning import (Mask, apply_mask, density, full_mask, global_magnitude_prune, layer_density,
-                       layerwise_magnitude_prune)
+from ..pruning import Mask, PruningStrategy, apply_mask, density, full_mask, get_strategy, layer_density
 from ..seeds import derive_seed, generator
-from ..training.batched import Job, SpeedOptions, train_many
+from ..options import RunOptions, SpeedOptions
+from ..training.batched import Job, train_many
 from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
 from ..storage import load_json, load_tensors, save_json, save_tensors
 
@@ -26,23 +25,34 @@ from ..storage import load_json, load_tensors, save_json, save_tensors
 class Experiment:
     """Use as a context manager: entering creates/validates the folder and takes its lock."""
 
-    def __init__(self, hp: ExperimentHparams, root: Path, *, data_dir: Path | None = None,
-                 download: bool = False, device: str = "cpu", progress: bool = True, debug: bool = False,
-                 checkpoint_every: int = 1000, data: DataSplits | None = None, speed: SpeedOptions | None = None):
+    def __init__(self, hp: ExperimentHparams, root: Path, options: RunOptions | None = None, *,
+                 data: DataSplits | None = None, **option_fields):
+        """``options``: how and where it runs (:class:`RunOptions`); single fields of it may be given as
+        keywords instead (``Experiment(hp, root, progress=False)``). ``data``: in-memory data instead of
+        the data set named in ``hp``."""
         hp.validate()
         get_model_spec(hp.model.name)  # fail early on an unknown model
         self.hp = hp
         self.paths = ExperimentPaths(Path(root) / hp.name())
-        self.data_dir, self.download, self.device = data_dir, download, torch.device(device)
-        self.progress, self.debug, self.checkpoint_every = progress, debug, checkpoint_every
+        self.options = replace(options or RunOptions(), **option_fields)
+        self.device = torch.device(self.options.device)
         self._data = data
         self.given_data = data  # in-memory data (None: loaded by name); workers reopening this experiment reuse it
         self._lock = None
-        self.speed = speed or SpeedOptions()  # how networks train: batched together, eval precision
         self._deferred: list[LevelRequest] | None = None  # train_level calls queued by deferring()
+
+    @property
+    def progress(self) -> bool:
+        return self.options.progress
+
+    @property
+    def speed(self) -> SpeedOptions:
+        """How networks train: batched together, evaluation precision, sparse kernels."""
+        return self.options.speed
 
     # -- folder, lock -------------------------------------------------------------------------
     def __enter__(self) -> "Experiment":
+        self.check()
         try:
             self.paths.folder.mkdir(parents=True, exist_ok=True)
             probe = self.paths.folder / ".write-test"
@@ -64,6 +74,14 @@ class Experiment:
         if self._lock is not None:
             self._lock.release()
 
+    def check(self) -> None:
+        """Refuse, with one line and before anything is written, a run that cannot work: data that is
+        missing or too small for the split, a batch larger than the training set, --ignore names the
+        model lacks, settings the model cannot use, a pruning strategy that would prune nothing."""
+        data = self.data
+        BatchStream(data.train_x, data.train_y, self.hp.training.batch_size, seed=0)  # checks the batch size
+        self.pruning_strategy
+
     def _check_or_write_hparams(self) -> None:
         stored = load_json(self.paths.hparams)
         if stored is None:
@@ -77,7 +95,7 @@ class Experiment:
             raise LotteryError(f"{self.paths.folder} was written by an incompatible lottery version "
                                f"(format {stored.get('format_version')}, this version reads {FORMAT_VERSION}); "
                                "use another --out folder or that version of lottery")
-        if stored.get("hparams") != json.loads(json.dumps(self.hp.to_dict())):  # JSON stores tuples as lists
+        if not self.hp.same_experiment(stored.get("hparams")):
             raise LotteryError(f"{self.paths.hparams} holds different hyperparameters than this run; "
                                "the folder is not this experiment's. Move it aside and run again")
 
@@ -86,7 +104,8 @@ class Experiment:
     def data(self) -> DataSplits:
         if self._data is None:
             d = self.hp.dataset
-            self._data = load_splits(d.name, self.data_dir, self.download, d.validation_size, d.split_seed)
+            o = self.options
+            self._data = load_splits(d.name, o.data_dir, o.download, d.validation_size, d.split_seed)
         if self._data.train_x.device != self.device:
             self._data = self._data.to(self.device)
         return self._data
@@ -102,7 +121,7 @@ class Experiment:
         kinds = self.build_model().prunable_kinds()
         unknown = [name for name in self.hp.pruning.ignore if name not in kinds]
         if unknown:
-            raise LotteryError(f"--ignore names unknown layers {unknown}; prunable layers are {sorted(kinds)}")
+            raise UsageError(f"--ignore names unknown layers {unknown}; prunable layers are {sorted(kinds)}")
         return {n: k for n, k in kinds.items() if n not in self.hp.pruning.ignore}
 
     def trial_seed(self, trial: int) -> int:
@@ -133,15 +152,14 @@ class Experiment:
     def full_mask(self) -> Mask:
         return {n: m.cpu() for n, m in full_mask(self.build_model(), self.prunable_kinds).items()}
 
+    @cached_property
+    def pruning_strategy(self) -> PruningStrategy:
+        """The strategy of hp.pruning (pruning/strategy.py), set up for this model's prunable layers."""
+        return get_strategy(self.hp.pruning.strategy).from_hparams(self.hp.pruning, self.prunable_kinds)
+
     def prune(self, weights: dict, mask: Mask) -> Mask:
         """One round of magnitude pruning of ``weights`` (a trained state dict) under ``mask``."""
-        p = self.hp.pruning
-        if p.strategy == "global":
-            names = [n for n, kind in self.prunable_kinds.items() if kind in p.global_kinds]
-            return global_magnitude_prune(weights, mask, p.global_rate, names)
-        rate_of = {"conv": p.conv_rate, "fc": p.fc_rate, "output": p.output_rate, "shortcut": p.shortcut_rate}
-        rates = {n: rate_of[kind] for n, kind in self.prunable_kinds.items()}
-        return layerwise_magnitude_prune(weights, mask, rates)
+        return self.pruning_strategy.prune(weights, mask)
 
     # -- one level ----------------------------------------------------------------------------
     def finished(self, paths: LevelPaths) -> dict | None:
@@ -197,10 +215,11 @@ class Experiment:
                 label = (chunk[0][1].label if len(chunk) == 1 else
                          f"{len(chunk)} networks, level {', '.join(sorted({str(m[1].level) for m in chunk}))}")
                 results = train_many([job for *_, job in chunk], self.data, self.hp.training,
-                                     checkpoint_every=self.checkpoint_every,
+                                     checkpoint_every=self.options.checkpoint_every,
                                      augment=flip_and_crop if self.hp.dataset.augment else None,
-                                     start_iteration=start, snapshot_at=snapshot_at, debug=self.debug,
-                                     progress=self.progress, description=label, eval_dtype=self.speed.eval_dtype,
+                                     start_iteration=start, snapshot_at=snapshot_at, debug=self.options.debug,
+                                     progress=self.options.progress, description=label,
+                                     eval_dtype=self.speed.eval_dtype,
                                      sparse=self.speed.sparse_below if self.device.type == "cpu" else None)
                 for (i, request, paths, _), result in zip(chunk, results):
                     out[i] = (self._record_level(request, paths, result), result)

@@ -19,7 +19,7 @@ worker that cannot see the experiment folder fails with a clear error instead of
 """
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +28,7 @@ from ..data import DataSplits
 from ..errors import LotteryError
 from ..executors import Executor, LocalExecutor
 from ..hparams import ExperimentHparams
-from ..training.batched import SpeedOptions
+from ..options import RunOptions
 from .experiment import Experiment
 
 
@@ -38,24 +38,16 @@ class ExperimentHandle:
 
     hp: ExperimentHparams
     root: Path
-    data_dir: Path | None
-    download: bool
-    device: str
-    debug: bool
-    checkpoint_every: int
+    options: RunOptions  # the driver's, progress bars aside
     data: DataSplits | None  # in-memory data the driver was given; None: workers load it by name
-    speed: SpeedOptions = SpeedOptions()  # how the driver trains (batched together, eval precision)
 
     @classmethod
     def of(cls, exp: Experiment) -> "ExperimentHandle":
-        return cls(exp.hp, exp.paths.folder.parent, exp.data_dir, exp.download, str(exp.device), exp.debug,
-                   exp.checkpoint_every, exp.given_data, exp.speed)
+        return cls(exp.hp, exp.paths.folder.parent, exp.options, exp.given_data)
 
     def open(self) -> Experiment:
         """The experiment, not entered (no lock: the driver holds it), without progress bars."""
-        exp = Experiment(self.hp, self.root, data_dir=self.data_dir, download=self.download, device=self.device,
-                         progress=False, debug=self.debug, checkpoint_every=self.checkpoint_every, data=self.data,
-                         speed=self.speed)
+        exp = Experiment(self.hp, self.root, replace(self.options, progress=False), data=self.data)
         if not exp.paths.hparams.exists():
             raise LotteryError(f"worker on {socket.gethostname()} cannot see {exp.paths.folder}; with several "
                                "machines, --out must be a folder on a file system they all share")
@@ -91,6 +83,6 @@ def map_jobs(exp: Experiment, jobs: list[list[Call]], executor: Executor | None 
     if executor.in_process:
         return executor.map(partial(_run_job, exp), jobs)
     handle = ExperimentHandle.of(exp)
-    if exp.download:
+    if exp.options.download:
         exp.data  # download once here, so that workers never fetch the same files at the same time
     return executor.map(_run_remote_job, [(handle, job) for job in jobs])

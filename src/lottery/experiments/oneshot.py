@@ -18,33 +18,10 @@ from ..storage import load_tensors
 ONESHOT = "oneshot"
 
 
-def keep_largest(weights: dict[str, torch.Tensor], names: list[str], kept: int) -> Mask:
-    """Masks for ``names`` keeping the ``kept`` largest magnitudes, ranked across all of them together.
-    Ties go the same way as in magnitude pruning: a stable sort prunes the earliest of equal weights."""
-    magnitudes = torch.cat([weights[n].detach().abs().cpu().flatten() for n in names])
-    if not 0 <= kept <= magnitudes.numel():
-        raise ValueError(f"cannot keep {kept} of {magnitudes.numel()} weights")
-    keep = torch.ones(magnitudes.numel(), dtype=torch.bool)
-    keep[torch.sort(magnitudes, stable=True).indices[:magnitudes.numel() - kept]] = False
-    out, offset = {}, 0
-    for n in names:
-        size = weights[n].numel()
-        out[n] = keep[offset:offset + size].view(weights[n].shape)
-        offset += size
-    return out
-
-
 def oneshot_mask(exp: Experiment, trained: dict[str, torch.Tensor], target: Mask) -> Mask:
-    """Prune ``trained`` (dense weights) in one step to the per-layer counts of ``target``."""
-    p = exp.hp.pruning
-    ranked_together = [n for n, kind in exp.prunable_kinds.items() if kind in p.global_kinds] \
-        if p.strategy == "global" else []
-    mask = keep_largest(trained, ranked_together, sum(int(target[n].sum()) for n in ranked_together)) \
-        if ranked_together else {}
-    for name in target:
-        if name not in mask:
-            mask[name] = keep_largest(trained, [name], int(target[name].sum()))[name]
-    return {name: mask[name] for name in target}
+    """Prune ``trained`` (dense weights) in one step to the per-layer counts of ``target``, ranked
+    as the experiment's pruning strategy ranks (per layer, or layers together)."""
+    return exp.pruning_strategy.prune_to_counts(trained, target)
 
 
 def run_oneshot_level(exp: Experiment, trial: int, level: int) -> dict:

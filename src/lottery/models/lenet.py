@@ -4,6 +4,7 @@ import math
 
 from torch import nn
 
+from ..errors import UsageError
 from .base import LotteryModel
 from .registry import register_model
 
@@ -24,4 +25,6 @@ class FullyConnected(LotteryModel):
 
 @register_model("lenet_300_100", dataset="mnist")
 def lenet_300_100(input_shape, num_classes, dropout=0.0):
+    if dropout:
+        raise UsageError("lenet_300_100 has no dropout layers; leave --dropout at 0")
     return FullyConnected(input_shape, (300, 100), num_classes)

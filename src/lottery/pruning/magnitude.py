@@ -59,6 +59,22 @@ def global_magnitude_prune(weights: dict[str, torch.Tensor], mask: Mask, rate: f
     return new_mask
 
 
+def keep_largest(weights: dict[str, torch.Tensor], names: list[str], kept: int) -> Mask:
+    """Masks for ``names`` keeping the ``kept`` largest magnitudes, ranked across all of them together.
+    Ties go the same way as in magnitude pruning: a stable sort prunes the earliest of equal weights."""
+    magnitudes = torch.cat([weights[n].detach().abs().cpu().flatten() for n in names])
+    if not 0 <= kept <= magnitudes.numel():
+        raise ValueError(f"cannot keep {kept} of {magnitudes.numel()} weights")
+    keep = torch.ones(magnitudes.numel(), dtype=torch.bool)
+    keep[torch.sort(magnitudes, stable=True).indices[:magnitudes.numel() - kept]] = False
+    out, offset = {}, 0
+    for n in names:
+        size = weights[n].numel()
+        out[n] = keep[offset:offset + size].view(weights[n].shape)
+        offset += size
+    return out
+
+
 def random_mask_like(mask: Mask, generator: torch.Generator) -> Mask:
     """A random mask with exactly the same number of kept weights in each layer as ``mask``."""
     out = {}

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import BatchStream, DataSplits
-from ..errors import LotteryError, UsageError
+from ..errors import LotteryError
 from ..hparams import TrainingHparams
 from ..pruning import Mask
 from ..seeds import derive_seed
@@ -33,35 +33,6 @@ from .optim import learning_rate, make_optimizer, schedule_is_constant
 from .stacked_fc import StackedFC, stackable_fc
 
 EVAL_ROWS = 4096  # rows of (images x networks) per evaluation chunk: keeps activations in cache
-EVAL_PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
-@dataclass(frozen=True)
-class SpeedOptions:
-    """How an experiment trains (not what: results agree to float rounding whatever is chosen, except
-    ``eval_precision="bf16"``, whose accuracies differ from float32 by at most ~0.1 percentage point).
-
-    ``together``: at most this many networks of one level trained in one batched computation.
-    ``eval_precision``: fp32 or bf16 matmuls when evaluating.
-    ``sparse_below``: on CPU, layers keeping at most this fraction of weights use sparse kernels
-    (None: never; the default is where they win on a 2-core AVX-512 CPU, benchmarks/sparse_kernels.py).
-    """
-
-    together: int = 1
-    eval_precision: str = "fp32"
-    sparse_below: float | None = 0.15
-
-    def __post_init__(self):
-        if self.together < 1:
-            raise UsageError(f"networks trained together must be at least 1, got {self.together}")
-        if self.eval_precision not in EVAL_PRECISIONS:
-            raise UsageError(f"unknown evaluation precision {self.eval_precision!r}; choose fp32 or bf16")
-        if self.sparse_below is not None and not 0 < self.sparse_below <= 1:
-            raise UsageError(f"sparse threshold {self.sparse_below} must be in (0, 1]")
-
-    @property
-    def eval_dtype(self) -> torch.dtype:
-        return EVAL_PRECISIONS[self.eval_precision]
 
 
 @dataclass

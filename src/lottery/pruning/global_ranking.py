@@ -1,0 +1,39 @@
+"""Global pruning (Frankle & Carbin, Section 4): every round, the smallest weights of the chosen
+kinds of layer, ranked all together, lose ``global_rate`` of what remains; other layers stay dense."""
+
+from ..errors import UsageError
+from ..hparams import PruningHparams, flag_of
+from .magnitude import check_rate, global_magnitude_prune, keep_largest
+from .strategy import PruningStrategy, register_strategy
+
+
+@register_strategy("global")
+class GlobalRanking(PruningStrategy):
+    fields = ("global_rate", "global_kinds")
+
+    def __init__(self, rate: float, names: list[str]):
+        """Prune ``rate`` of the remaining weights of the layers ``names``, ranked together."""
+        check_rate(rate, "global pruning rate")
+        self.rate, self.names = rate, list(names)
+
+    @classmethod
+    def from_hparams(cls, p: PruningHparams, kinds: dict[str, str]) -> "GlobalRanking":
+        names = [name for name, kind in kinds.items() if kind in p.global_kinds]
+        if not names:
+            raise UsageError(f"global pruning would prune nothing: {flag_of(PruningHparams, 'global_kinds')} "
+                             f"{','.join(p.global_kinds)} matches no prunable layer; the model's layers are of kinds "
+                             f"{', '.join(sorted(set(kinds.values()))) or '(none left)'}")
+        if p.global_rate == 0:
+            raise UsageError(f"global pruning would prune nothing: {flag_of(PruningHparams, 'global_rate')} is 0")
+        return cls(p.global_rate, names)
+
+    def prune(self, weights, mask):
+        return global_magnitude_prune(weights, mask, self.rate, self.names)
+
+    def prune_to_counts(self, trained, target):
+        ranked = [name for name in self.names if name in target]
+        mask = keep_largest(trained, ranked, sum(int(target[n].sum()) for n in ranked)) if ranked else {}
+        for name, keep in target.items():
+            if name not in mask:  # not ranked: keeps its own count
+                mask[name] = keep_largest(trained, [name], int(keep.sum()))[name]
+        return {name: mask[name] for name in target}

@@ -1,0 +1,41 @@
+"""Layer-wise pruning (Frankle & Carbin, Sections 2-3): every round, each layer loses the same
+fraction of its remaining weights, one rate per kind of layer (conv, fc, output, shortcut)."""
+
+from ..errors import UsageError
+from ..hparams import PruningHparams, default_of, flag_of
+from .magnitude import check_rate, keep_largest, layerwise_magnitude_prune
+from .strategy import PruningStrategy, register_strategy
+
+RATE_OF_KIND = {"conv": "conv_rate", "fc": "fc_rate", "output": "output_rate", "shortcut": "shortcut_rate"}
+
+
+@register_strategy("layerwise")
+class LayerWise(PruningStrategy):
+    fields = tuple(RATE_OF_KIND.values())
+
+    def __init__(self, rates: dict[str, float]):
+        """``rates``: prunable weight name -> fraction of its remaining weights pruned per round."""
+        for name, rate in rates.items():
+            check_rate(rate, f"pruning rate of {name}")
+        self.rates = dict(rates)
+
+    @classmethod
+    def from_hparams(cls, p: PruningHparams, kinds: dict[str, str]) -> "LayerWise":
+        present = set(kinds.values())
+        for kind, field in RATE_OF_KIND.items():
+            value, default = getattr(p, field), default_of(PruningHparams, field)
+            if kind not in present and value != default:
+                raise UsageError(f"{flag_of(PruningHparams, field)} {value} is unused: the model has no {kind} layers "
+                                 f"to prune (leave it at {default})")
+        rates = {name: getattr(p, RATE_OF_KIND[kind]) for name, kind in kinds.items()}
+        if not any(rates.values()):
+            used = sorted(f"{flag_of(PruningHparams, RATE_OF_KIND[k])} {getattr(p, RATE_OF_KIND[k])}" for k in present)
+            raise UsageError(f"layer-wise pruning would prune nothing: the model's layers all have rate 0 "
+                             f"({', '.join(used) or 'no prunable layers left'})")
+        return cls(rates)
+
+    def prune(self, weights, mask):
+        return layerwise_magnitude_prune(weights, mask, self.rates)
+
+    def prune_to_counts(self, trained, target):
+        return {name: keep_largest(trained, [name], int(keep.sum()))[name] for name, keep in target.items()}
