@@ -2,8 +2,9 @@
 
 Per trial: the ticket chain (levels 0..L), then each requested branch in report order
 (experiments/branches.py): each reinit draw, each random-pruning draw, one-shot (levels 1..L).
-A trial is complete before the next starts, so a partial run already reports every branch. Finished units are counted as done up front and skipped, so the bar's ETA
-only reflects the work still to do.
+A trial is complete before the next starts, so a partial run already reports every branch.
+Finished units are counted as done up front and skipped, so the bar's ETA only reflects the work
+still to do.
 
 With an executor that runs elsewhere (worker processes, Ray), the same units run in two waves:
 each trial's ticket chain as one job (its levels depend on each other), then every control and
