@@ -25,9 +25,16 @@ def load_experiment(folder: Path) -> tuple[dict, list[dict]]:
         for branch in tp.branches():
             for level in tp.levels(branch):
                 metrics = load_json(tp.level(branch, level).metrics)
-                if metrics is not None:
+                if is_record_of(metrics, trial, branch, level):
                     runs.append(metrics)
     return info, runs
+
+
+def is_record_of(metrics, trial: int, branch: str, level: int) -> bool:
+    """Whether ``metrics`` is the record of the level at this place: a copied folder (``ticket_old``,
+    a branch folder copied under another name) holds the record of another place and is skipped."""
+    return isinstance(metrics, dict) and (metrics.get("trial"), metrics.get("branch"), metrics.get("level")) \
+        == (trial, branch, level)
 
 
 @dataclass
