@@ -15,7 +15,8 @@ from lottery.errors import UsageError
 from lottery.experiments import Experiment, run_experiment
 from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
 from lottery.report import aggregate, load_experiment
-from lottery.report.figures import FIG4_BRANCHES, default_curve_levels, mean_curve, with_dense_start
+from lottery.experiments.branches import figure_branches
+from lottery.report.figures import default_curve_levels, mean_curve, with_dense_start
 from lottery.report.paper import make_report
 from lottery.report.plots import plot_metric, plt
 from lottery.storage import load_json
@@ -98,7 +99,7 @@ def test_svg_and_several_experiments(finished, tmp_path):
 
 def test_figure_axes_follow_the_paper(finished):
     levels = aggregate(load_experiment(finished)[1])
-    data = with_dense_start(levels, FIG4_BRANCHES)
+    data = with_dense_start(levels, figure_branches(4))
     fig, ax = plt.subplots()
     plot_metric(ax, data, "test_acc_at_early_stop", 100)
     left, right = ax.get_xlim()

@@ -11,6 +11,7 @@ import torch
 from .errors import LotteryError
 from .executors import EXECUTORS, make_executor
 from .experiments import Experiment, run_experiment
+from .experiments.branches import requestable_branches, requests_from_args
 from .export import WEIGHTS, export_experiment_ticket
 from .hparams import ExperimentHparams, default_of, flag_of, int_list
 from .options import EVAL_PRECISIONS, RunOptions, SpeedOptions
@@ -66,23 +67,12 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
             _add_setting(g, type(section.default_factory()), f, section.name + ".")
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def add_branch_arguments(parser: argparse.ArgumentParser) -> None:
-    """The paper's controls and one-shot pruning, run as branches next to the ticket chain."""
+    """The paper's controls and one-shot pruning, run as branches next to the ticket chain: one flag
+    per registered branch (experiments/branches.py)."""
     g = parser.add_argument_group("controls and one-shot (branches reusing the ticket's masks and θ0)")
-    g.add_argument("--reinit-draws", type=_count, default=0, metavar="N",
-                   help="random reinitialization control: ticket masks, N fresh inits per trial (paper: 3)")
-    g.add_argument("--random-draws", type=_count, default=0, metavar="N",
-                   help="random pruning control: N random masks with the ticket's per-layer counts")
-    g.add_argument("--oneshot", nargs="?", const=True, default=False, type=int_list, metavar="K,L,...",
-                   help="also prune the trained dense network in one step to each level's Pm and retrain; "
-                        "with K,L,...: only at those levels")
+    for branch in requestable_branches():
+        branch.add_argument(g)
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,8 +165,7 @@ def cmd_run(args) -> int:
     experiment = open_experiment(args)
     executor = make_executor(args.executor, workers=args.workers, address=args.address, device=args.device)
     with executor, experiment as exp:
-        run_experiment(exp, args.trials, args.levels, reinit_draws=args.reinit_draws,
-                       random_draws=args.random_draws, oneshot=args.oneshot, executor=executor)
+        run_experiment(exp, args.trials, args.levels, executor=executor, **requests_from_args(args))
         folder = exp.paths.folder
     print(show(folder))
     _, runs = load_experiment(folder)

@@ -14,14 +14,11 @@ rate schedule); the reinit draw replaces θk, random pruning starts from θk.
 
 from ..pruning import Mask, random_mask_like
 from ..seeds import derive_seed, generator
+from .branches import Branch, Start, Style, register_branch, run_branch_level
 from .experiment import Experiment
 from .imp import reset_state, ticket_mask
 
 REINIT, RANDOM = "reinit", "random"
-
-
-def control_branch(kind: str, draw: int) -> str:
-    return f"{kind}_{draw}"
 
 
 def reinit_state(exp: Experiment, trial: int, draw: int) -> dict:
@@ -34,24 +31,38 @@ def random_mask(exp: Experiment, trial: int, draw: int, level: int) -> Mask:
     return random_mask_like(ticket_mask(exp, trial, level), generator(exp.trial_seed(trial), RANDOM, draw, level))
 
 
+@register_branch
+class Reinit(Branch):
+    name, order, flag = REINIT, 10, "--reinit-draws"
+    help = "random reinitialization control: ticket masks, N fresh inits per trial (paper: 3)"
+    style = Style("tab:orange", "s", "random reinit")
+    figures = (3, 4)
+
+    def start(self, exp: Experiment, trial: int, draw: int, level: int) -> Start:
+        mask = ticket_mask(exp, trial, level)
+        _, start = reset_state(exp, trial)  # same iteration budget and schedule position as the ticket
+        seed = derive_seed(exp.trial_seed(trial), "init", REINIT, draw)
+        return Start(reinit_state(exp, trial, draw), mask, start,
+                     extra={"control": {"kind": REINIT, "draw": draw, "init_seed": seed}})
+
+
+@register_branch
+class RandomPruning(Branch):
+    name, order, flag = RANDOM, 20, "--random-draws"
+    help = "random pruning control: N random masks with the ticket's per-layer counts"
+    style = Style("tab:green", "^", "random pruning")
+    figures = (1,)
+
+    def start(self, exp: Experiment, trial: int, draw: int, level: int) -> Start:
+        mask = random_mask(exp, trial, draw, level)
+        state, start = reset_state(exp, trial)
+        seed = derive_seed(exp.trial_seed(trial), RANDOM, draw, level)
+        return Start(state, mask, start, extra={"control": {"kind": RANDOM, "draw": draw, "mask_seed": seed}})
+
+
 def run_reinit_level(exp: Experiment, trial: int, draw: int, level: int) -> dict:
-    if level < 1:
-        raise ValueError("controls start at level 1: level 0 is the shared dense network")
-    mask = ticket_mask(exp, trial, level)
-    _, start = reset_state(exp, trial)  # same iteration budget and schedule position as the ticket
-    seed = derive_seed(exp.trial_seed(trial), "init", REINIT, draw)
-    metrics, _ = exp.train_level(trial, control_branch(REINIT, draw), level, reinit_state(exp, trial, draw), mask,
-                                 start_iteration=start,
-                                 extra={"control": {"kind": REINIT, "draw": draw, "init_seed": seed}})
-    return metrics
+    return run_branch_level(exp, Reinit(), trial, draw, level)
 
 
 def run_random_level(exp: Experiment, trial: int, draw: int, level: int) -> dict:
-    if level < 1:
-        raise ValueError("controls start at level 1: level 0 is the shared dense network")
-    mask = random_mask(exp, trial, draw, level)
-    state, start = reset_state(exp, trial)
-    seed = derive_seed(exp.trial_seed(trial), RANDOM, draw, level)
-    metrics, _ = exp.train_level(trial, control_branch(RANDOM, draw), level, state, mask, start_iteration=start,
-                                 extra={"control": {"kind": RANDOM, "draw": draw, "mask_seed": seed}})
-    return metrics
+    return run_branch_level(exp, RandomPruning(), trial, draw, level)

@@ -1,8 +1,7 @@
-"""An experiment folder: its hyperparameters, lock, data, models and the training of one level."""
+"""An experiment folder: its hyperparameters and lock, its data, models, seeds and θ0, and pruning.
+Training and recording levels: experiments/level_queue.py and experiments/recording.py."""
 
-import os
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
@@ -10,15 +9,15 @@ import filelock
 import torch
 
 from ..data import BatchStream, DataSplits, load_splits
-from ..data.augment import flip_and_crop
 from ..errors import LotteryError, UsageError
 from ..hparams import ExperimentHparams
 from ..models import LotteryModel, get_model_spec
-from ..pruning import Mask, PruningStrategy, apply_mask, density, full_mask, get_strategy, layer_density
+from ..pruning import Mask, PruningStrategy, full_mask, get_strategy
 from ..seeds import derive_seed, generator
 from ..options import RunOptions, SpeedOptions
-from ..training.batched import Job, train_many
 from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
+from .level_queue import LevelQueue
+from .recording import LevelRequest
 from ..storage import load_json, load_tensors, save_json, save_tensors
 
 
@@ -39,7 +38,6 @@ class Experiment:
         self._data = data
         self.given_data = data  # in-memory data (None: loaded by name); workers reopening this experiment reuse it
         self._lock = None
-        self._deferred: list[LevelRequest] | None = None  # train_level calls queued by deferring()
 
     @property
     def progress(self) -> bool:
@@ -165,121 +163,22 @@ class Experiment:
     def finished(self, paths: LevelPaths) -> dict | None:
         return load_json(paths.metrics)
 
+    @cached_property
+    def level_queue(self) -> LevelQueue:
+        """Trains and records this experiment's levels (experiments/level_queue.py)."""
+        return LevelQueue(self)
+
     def train_level(self, trial: int, branch: str, level: int, start_state: dict, mask: Mask, *,
                     start_iteration: int = 0, snapshot: tuple[int, Path] | None = None,
                     extra: dict | None = None):
-        """Train one masked network from ``start_state`` and record it. Returns (metrics, result);
-        result is None when the level had already finished (nothing is redone).
-        ``snapshot=(k, path)`` also saves the weights at iteration k (θk) to ``path``.
-        Inside :meth:`deferring` an unfinished level is only queued, and (None, None) is returned."""
-        request = LevelRequest(trial, branch, level, start_state, mask, start_iteration, snapshot, extra)
-        if self._deferred is not None:
-            done = self.finished(request.paths(self))
-            if done is not None:
-                return done, None
-            self._deferred.append(request)
-            return None, None
-        return self.train_levels([request])[0]
+        """Train one masked network and record it; see :meth:`LevelQueue.train_level`."""
+        return self.level_queue.train_level(trial, branch, level, start_state, mask, start_iteration=start_iteration,
+                                            snapshot=snapshot, extra=extra)
 
-    @contextmanager
     def deferring(self):
-        """Queue the levels that ``train_level`` is asked for in the block; at its end, train them
-        together (see :meth:`train_levels`). Levels queued in one block must not depend on each other."""
-        if self._deferred is not None:
-            raise LotteryError("internal error: deferring() blocks cannot nest")
-        self._deferred = []
-        try:
-            yield
-            queued = self._deferred
-        finally:
-            self._deferred = None
-        self.train_levels(queued)
+        """Queue the levels asked for in the block and train them together at its end; see
+        :meth:`LevelQueue.deferring`."""
+        return self.level_queue.deferring()
 
-    def train_levels(self, requests: list["LevelRequest"]) -> list[tuple[dict, object]]:
-        """Train and record several levels; returns (metrics, result) for each, like train_level.
-        Levels that start at the same iteration (and snapshot at the same one) train in one batched
-        computation, at most ``speed.together`` networks at a time (training/batched.py)."""
-        out: list = [None] * len(requests)
-        groups: dict[tuple, list] = {}
-        for i, request in enumerate(requests):
-            paths = request.paths(self)
-            done = self.finished(paths)
-            if done is not None:
-                out[i] = (done, None)
-                continue
-            key = (request.start_iteration, request.snapshot[0] if request.snapshot else None)
-            groups.setdefault(key, []).append((i, request, paths, self._prepare_level(request, paths)))
-        for (start, snapshot_at), members in groups.items():
-            for lo in range(0, len(members), self.speed.together):
-                chunk = members[lo:lo + self.speed.together]
-                label = (chunk[0][1].label if len(chunk) == 1 else
-                         f"{len(chunk)} networks, level {', '.join(sorted({str(m[1].level) for m in chunk}))}")
-                results = train_many([job for *_, job in chunk], self.data, self.hp.training,
-                                     checkpoint_every=self.options.checkpoint_every,
-                                     augment=flip_and_crop if self.hp.dataset.augment else None,
-                                     start_iteration=start, snapshot_at=snapshot_at, debug=self.options.debug,
-                                     progress=self.options.progress, description=label,
-                                     eval_dtype=self.speed.eval_dtype,
-                                     sparse=self.speed.sparse_below if self.device.type == "cpu" else None)
-                for (i, request, paths, _), result in zip(chunk, results):
-                    out[i] = (self._record_level(request, paths, result), result)
-        return out
-
-    def _prepare_level(self, request: "LevelRequest", paths: LevelPaths) -> Job:
-        """Save (or check) the level's mask; the masked network at its start weights."""
-        mask = request.mask
-        stored = load_tensors(paths.mask)
-        if stored is None:
-            save_tensors(paths.mask, mask)
-        elif stored.keys() != mask.keys() or any(not torch.equal(stored[n], mask[n].cpu()) for n in mask):
-            raise LotteryError(f"{paths.mask} differs from the mask recomputed for this level; the results "
-                               f"folder is inconsistent. Move {paths.folder} aside and run again")
-        model = self.build_model()
-        model.load_state_dict(request.start_state)
-        apply_mask(model, mask)
-        return Job(model, mask, self.trial_seed(request.trial), checkpoint=paths.checkpoint)
-
-    def _record_level(self, request: "LevelRequest", paths: LevelPaths, result) -> dict:
-        mask, snapshot = request.mask, request.snapshot
-        measured = density(mask)
-        check_pruned_are_zero(result.final_state, mask, paths.folder)
-        metrics = {"trial": request.trial, "branch": request.branch, "level": request.level, "density": measured,
-                   "layer_density": layer_density(mask), "summary": result.summary,
-                   "curve": result.curve.to_dict(), "seeds": self.seeds(request.trial), **(request.extra or {})}
-        save_tensors(paths.final, {k: v.cpu() for k, v in result.final_state.items()})
-        if snapshot:
-            save_tensors(snapshot[1], {k: v.cpu() for k, v in result.snapshot.items()})
-        save_json(paths.metrics, metrics)
-        if paths.checkpoint.exists():
-            os.unlink(paths.checkpoint)
-        for leftover in paths.folder.glob(".*.tmp"):  # a write cut short by a crash (storage.atomic_write)
-            leftover.unlink(missing_ok=True)
-        return metrics
-
-
-@dataclass
-class LevelRequest:
-    """One network to train for (trial, branch, level): Experiment.train_level's arguments."""
-
-    trial: int
-    branch: str
-    level: int
-    start_state: dict
-    mask: Mask
-    start_iteration: int = 0
-    snapshot: tuple[int, Path] | None = None
-    extra: dict | None = None
-
-    @property
-    def label(self) -> str:
-        return f"trial {self.trial} {self.branch} level {self.level}"
-
-    def paths(self, exp: "Experiment") -> LevelPaths:
-        return exp.paths.trial(self.trial).level(self.branch, self.level)
-
-
-def check_pruned_are_zero(final_state: dict, mask: Mask, where: Path) -> None:
-    """What is saved must match the mask: every pruned weight exactly zero."""
-    nonzero = sum(int(torch.count_nonzero(final_state[n].cpu()[~m.cpu()])) for n, m in mask.items())
-    if nonzero:
-        raise LotteryError(f"invariant violated in {where}: {nonzero} pruned weights are nonzero after training")
+    def train_levels(self, requests: list[LevelRequest]) -> list[tuple[dict, object]]:
+        return self.level_queue.train_levels(requests)

@@ -1,6 +1,7 @@
 """Iterative magnitude pruning: train -> prune -> reset survivors to θ0 (or θk) -> retrain."""
 
 from ..errors import LotteryError
+from .branches import Branch, Start, Style, register_branch, run_branch_level
 from .experiment import Experiment
 from .layout import TICKET
 from ..storage import load_tensors
@@ -36,15 +37,26 @@ def reset_state(exp: Experiment, trial: int) -> tuple[dict, int]:
     return rewind, k
 
 
-def run_ticket_level(exp: Experiment, trial: int, level: int) -> dict:
-    paths = exp.paths.trial(trial)
-    mask = ticket_mask(exp, trial, level)
-    k = exp.hp.rewind_iteration
-    if level == 0:
-        metrics, _ = exp.train_level(trial, TICKET, 0, exp.initial_state(trial), mask,
-                                     snapshot=(k, paths.rewind) if k else None)
-        return metrics
-    state, start = reset_state(exp, trial)
-    metrics, _ = exp.train_level(trial, TICKET, level, state, mask, start_iteration=start)
-    return metrics
+@register_branch
+class Ticket(Branch):
+    """The ticket chain: level 0 trains the dense network from θ0, level k prunes level k-1 and
+    retrains the survivors from θ0 (θk)."""
 
+    name, order, drawn, first_level = TICKET, 0, False, 0
+    style = Style("tab:blue", "o", "winning ticket (IMP)")
+    figures = (1, 3, 4)
+
+    def units(self, request, levels: int) -> list[tuple[int, int]]:
+        return [(0, k) for k in range(levels + 1)]
+
+    def start(self, exp: Experiment, trial: int, draw: int, level: int) -> Start:
+        mask = ticket_mask(exp, trial, level)
+        k = exp.hp.rewind_iteration
+        if level == 0:
+            return Start(exp.initial_state(trial), mask, snapshot=(k, exp.paths.trial(trial).rewind) if k else None)
+        state, start = reset_state(exp, trial)
+        return Start(state, mask, start)
+
+
+def run_ticket_level(exp: Experiment, trial: int, level: int) -> dict:
+    return run_branch_level(exp, Ticket(), trial, 0, level)

@@ -1,9 +1,10 @@
 """A whole experiment as a list of units (trial, branch, level), run in order under one progress bar.
 
-Per trial: the ticket chain (levels 0..L), then each reinit draw, each random-pruning draw and
-one-shot (levels 1..L). A trial is complete before the next starts, so a partial run already
-reports every branch. Finished units are counted as done up front and skipped, so the bar's ETA
-only reflects the work still to do.
+Per trial: the ticket chain (levels 0..L), then each requested branch in report order
+(experiments/branches.py): each reinit draw, each random-pruning draw, one-shot (levels 1..L).
+A trial is complete before the next starts, so a partial run already reports every branch.
+Finished units are counted as done up front and skipped, so the bar's ETA only reflects the work
+still to do.
 
 With an executor that runs elsewhere (worker processes, Ray), the same units run in two waves:
 each trial's ticket chain as one job (its levels depend on each other), then every control and
@@ -16,21 +17,18 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from ..errors import UsageError
 from ..executors import Executor
-from .controls import RANDOM, REINIT, control_branch, run_random_level, run_reinit_level
+from .branches import all_branches, check_requests, run_branch_level
 from .experiment import Experiment
 from .fanout import Call, map_jobs
-from .imp import run_ticket_level
 from .lockstep import run_in_lockstep, waves
 from .layout import TICKET
-from .oneshot import ONESHOT, run_oneshot_level
 
 
 @dataclass(frozen=True)
 class Unit:
     trial: int
-    branch: str
+    branch: str  # the branch's folder: ticket, reinit_0, oneshot, ...
     level: int
     call: Call  # fn(exp, *args) with a module-level fn: picklable, so an executor can run it elsewhere
 
@@ -39,32 +37,18 @@ class Unit:
         return f"trial {self.trial} {self.branch} level {self.level}"
 
 
-def oneshot_levels(oneshot: bool | tuple[int, ...], levels: int) -> list[int]:
-    """The one-shot levels to run: all of 1..levels (True), none (False), or those listed."""
-    if oneshot is True:
-        return list(range(1, levels + 1))
-    if not oneshot:
-        return []
-    bad = [k for k in oneshot if not 1 <= k <= levels]
-    if bad:
-        raise UsageError(f"one-shot levels {bad} are outside 1..{levels} (the ticket chain's pruned levels)")
-    return sorted(set(oneshot))
-
-
-def plan(exp: Experiment, trials: int, levels: int, *, reinit_draws: int = 0, random_draws: int = 0,
-         oneshot: bool | tuple[int, ...] = False) -> list[Unit]:
-    """``oneshot``: True for one-shot pruning at every level, or the levels to run it at."""
+def plan(exp: Experiment, trials: int, levels: int, **requests) -> list[Unit]:
+    """Every unit of the experiment, a trial after the other, each trial's branches in report order.
+    ``requests``: each branch's flag value by its keyword (``reinit_draws=3``, ``oneshot=True``, see
+    experiments/branches.py); a branch not named is not run, the ticket chain always is."""
+    check_requests(requests)
     units = []
-    oneshot_at = oneshot_levels(oneshot, levels)
     for t in range(trials):
-        units += [Unit(t, TICKET, k, Call(run_ticket_level, (t, k))) for k in range(levels + 1)]
-        for d in range(reinit_draws):
-            units += [Unit(t, control_branch(REINIT, d), k, Call(run_reinit_level, (t, d, k)))
-                      for k in range(1, levels + 1)]
-        for d in range(random_draws):
-            units += [Unit(t, control_branch(RANDOM, d), k, Call(run_random_level, (t, d, k)))
-                      for k in range(1, levels + 1)]
-        units += [Unit(t, ONESHOT, k, Call(run_oneshot_level, (t, k))) for k in oneshot_at]
+        for branch in all_branches():
+            request = requests.get(branch.option) if branch.flag else True
+            if request:
+                units += [Unit(t, branch.folder(d), k, Call(run_branch_level, (branch, t, d, k)))
+                          for d, k in branch.units(request, levels)]
     return units
 
 
@@ -104,11 +88,12 @@ def split_evenly(items: list, parts: int) -> list[list]:
     return [items[lo:hi] for lo, hi in zip(bounds, bounds[1:])]
 
 
-def run_experiment(exp: Experiment, trials: int, levels: int, *, reinit_draws: int = 0, random_draws: int = 0,
-                   oneshot: bool | tuple[int, ...] = False, executor: Executor | None = None) -> list[Unit]:
-    """Run every unit not finished yet; returns the units that were run. ``executor``: where they run
-    (default: one after another in this process)."""
-    units = plan(exp, trials, levels, reinit_draws=reinit_draws, random_draws=random_draws, oneshot=oneshot)
+def run_experiment(exp: Experiment, trials: int, levels: int, *, executor: Executor | None = None,
+                   **requests) -> list[Unit]:
+    """Run every unit not finished yet; returns the units that were run. ``requests``: the branches to
+    run next to the ticket chain, by their keyword (``reinit_draws=3, random_draws=3, oneshot=True``;
+    see :func:`plan`). ``executor``: where they run (default: one after another in this process)."""
+    units = plan(exp, trials, levels, **requests)
     todo = [u for u in units if not is_done(exp, u)]
     lockstep = exp.speed.together > 1  # train each level's networks together (experiments/lockstep.py)
     # smoothing=0: the ETA uses the average time per unit so far (units are all the same size).

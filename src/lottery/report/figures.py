@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .plots import STYLE, plot_metric, plt, save_figure
+from ..experiments.branches import figure_branches
+from .plots import plot_metric, plt, save_figure, style
 from .results import LevelStats, branch_kind
 
 # Sizes for a figure printed at about its own size in a paper (inches; fonts in points).
@@ -23,9 +24,6 @@ PAPER_STYLE = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend
                "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.3}
 PAPER_DPI = 200
 
-FIG1_BRANCHES = ("ticket", "random")
-FIG3_BRANCHES = ("ticket", "reinit")
-FIG4_BRANCHES = ("ticket", "reinit", "oneshot")
 FIG4_PANELS = (("early_stop_iteration", 1, "Early-stop iteration"),
                ("test_acc_at_early_stop", 100, "Test accuracy at early stop (%)"),
                ("train_acc_at_early_stop", 100, "Train accuracy at early stop (%)"),
@@ -55,7 +53,7 @@ def _save(fig, path: Path) -> Path:
 
 
 def figure1(levels: list[LevelStats], title: str, path: Path) -> Path:
-    data = with_dense_start(levels, FIG1_BRANCHES)
+    data = with_dense_start(levels, figure_branches(1))
     with plt.rc_context(PAPER_STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(6.5, 2.9), constrained_layout=True)
         plot_metric(axes[0], data, "early_stop_iteration", ylabel="Early-stop iteration")
@@ -66,7 +64,7 @@ def figure1(levels: list[LevelStats], title: str, path: Path) -> Path:
 
 
 def figure4(levels: list[LevelStats], title: str, path: Path) -> Path:
-    data = with_dense_start(levels, FIG4_BRANCHES)
+    data = with_dense_start(levels, figure_branches(4))
     with plt.rc_context(PAPER_STYLE):
         fig, axes = plt.subplots(2, 2, figsize=(6.5, 5.3), constrained_layout=True)
         for ax, (key, scale, label) in zip(axes.flat, FIG4_PANELS):
@@ -97,7 +95,7 @@ def figure3(runs: list[dict], curve_levels: list[int], title: str, path: Path) -
     groups: dict[tuple[str, int], list[dict]] = {}
     for run in runs:
         groups.setdefault((branch_kind(run["branch"]), run["level"]), []).append(run)
-    panels = [b for b in FIG3_BRANCHES if any(kind == b for kind, _ in groups)]
+    panels = [b for b in figure_branches(3) if any(kind == b for kind, _ in groups)]
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(curve_levels), 1)))
     with plt.rc_context(PAPER_STYLE):
         fig, axes = plt.subplots(1, len(panels), figsize=(max(3.3 * len(panels), 4.6), 2.7), sharey=True,
@@ -115,7 +113,7 @@ def figure3(runs: list[dict], curve_levels: list[int], title: str, path: Path) -
                 ax.fill_between(it, 100 * low, 100 * high, color=color, alpha=0.15, linewidth=0)
                 settled = mean[it >= it[0] + 0.1 * (it[-1] - it[0])]  # past the first 10% of training
                 lowest.append(100 * settled.min())
-            ax.set_title(STYLE.get(branch, (None, None, branch))[2])
+            ax.set_title(style(branch).label)
             ax.set_xlabel("Training iterations")
             ax.grid(alpha=0.3)
         axes[0, 0].set_ylabel("Test accuracy (%)")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
+from ..experiments.branches import requestable_branches
 from . import figures
 from .results import SUMMARY_KEYS, LevelStats, aggregate, load_experiment
 
@@ -107,12 +108,14 @@ def check_curve_levels(e: LoadedExperiment, wanted: list[int] | None) -> list[in
 
 
 def missing_branch_notes(e: LoadedExperiment) -> list[str]:
+    """A note for each registered branch that feeds a paper figure but was not run."""
     present, notes = e.branches(), []
-    for kind, flag, figure in (("random", "--random-draws N", "Figure 1"), ("reinit", "--reinit-draws N",
-                                                                            "Figures 3 and 4"),
-                               ("oneshot", "--oneshot", "Figure 4")):
-        if kind not in present:
-            notes.append(f"{e.name}: no {kind} branch for {figure} (add it with `lottery run ... {flag}`)")
+    for branch in requestable_branches():
+        if branch.figures and branch.name not in present:
+            *rest, last = [str(f) for f in branch.figures]
+            figure = f"Figures {', '.join(rest)} and {last}" if rest else f"Figure {last}"
+            notes.append(f"{e.name}: no {branch.name} branch for {figure} "
+                         f"(add it with `lottery run ... {branch.usage}`)")
     return notes
 
 

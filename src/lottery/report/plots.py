@@ -1,5 +1,6 @@
 """Matplotlib figures of aggregated levels (Pm on a log axis, decreasing left to right as in the paper)."""
 
+from dataclasses import astuple
 from pathlib import Path
 
 import matplotlib
@@ -8,10 +9,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 
+from ..experiments.branches import Style, get_branch  # noqa: E402
 from .results import LevelStats  # noqa: E402
 
-STYLE = {"ticket": ("tab:blue", "o", "winning ticket (IMP)"), "reinit": ("tab:orange", "s", "random reinit"),
-         "random": ("tab:green", "^", "random pruning"), "oneshot": ("tab:red", "D", "one-shot pruning")}
+
+def style(kind: str) -> Style:
+    """The registered branch's colour, marker and label (a branch not registered: grey crosses)."""
+    branch = get_branch(kind)
+    return branch.style if branch else Style("gray", "x", kind)
 
 
 def pm_axis(ax, densities: list[float]) -> None:
@@ -28,7 +33,7 @@ def pm_axis(ax, densities: list[float]) -> None:
 def plot_metric(ax, levels: list[LevelStats], key: str, scale: float = 1.0, ylabel: str = "") -> None:
     for branch in dict.fromkeys(ls.branch for ls in levels):
         rows = sorted((ls for ls in levels if ls.branch == branch), key=lambda ls: -ls.density)
-        color, marker, label = STYLE.get(branch, ("gray", "x", branch))
+        color, marker, label = astuple(style(branch))
         x = [100 * ls.density for ls in rows]
         y = [scale * ls.stats[key].mean for ls in rows]
         err = [[scale * (ls.stats[key].mean - ls.stats[key].low) for ls in rows],

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError
+from ..experiments.branches import branch_kind, branch_order
 from ..experiments.layout import ExperimentPaths
 from ..storage import load_json
 
@@ -24,9 +25,16 @@ def load_experiment(folder: Path) -> tuple[dict, list[dict]]:
         for branch in tp.branches():
             for level in tp.levels(branch):
                 metrics = load_json(tp.level(branch, level).metrics)
-                if metrics is not None:
+                if is_record_of(metrics, trial, branch, level):
                     runs.append(metrics)
     return info, runs
+
+
+def is_record_of(metrics, trial: int, branch: str, level: int) -> bool:
+    """Whether ``metrics`` is the record of the level at this place: a copied folder (``ticket_old``,
+    a branch folder copied under another name) holds the record of another place and is skipped."""
+    return isinstance(metrics, dict) and (metrics.get("trial"), metrics.get("branch"), metrics.get("level")) \
+        == (trial, branch, level)
 
 
 @dataclass
@@ -55,17 +63,7 @@ def aggregate(runs: list[dict]) -> list[LevelStats]:
     for run in runs:
         groups.setdefault((branch_kind(run["branch"]), run["level"]), []).append(run)
     out = []
-    for (branch, level), members in sorted(groups.items(), key=lambda kv: (_branch_order(kv[0][0]), kv[0][1])):
+    for (branch, level), members in sorted(groups.items(), key=lambda kv: (branch_order(kv[0][0]), kv[0][1])):
         stats = {key: Stat.of([m["summary"][key] for m in members]) for key in SUMMARY_KEYS}
         out.append(LevelStats(branch, level, statistics.fmean(m["density"] for m in members), len(members), stats))
     return out
-
-
-def branch_kind(branch: str) -> str:
-    """'reinit_2' -> 'reinit': control draws of one kind are aggregated together."""
-    return branch.rsplit("_", 1)[0] if branch.rsplit("_", 1)[-1].isdigit() else branch
-
-
-def _branch_order(kind: str) -> tuple[int, str]:
-    order = ["ticket", "reinit", "random", "oneshot"]
-    return (order.index(kind) if kind in order else len(order), kind)

@@ -1,0 +1,155 @@
+"""Branches by name: the ticket chain and every network trained next to it (controls, one-shot).
+
+A branch is one class, registered with :func:`register_branch`; everything else reads it from here:
+its command-line flag (whose keyword is also :func:`~lottery.experiments.run_experiment`'s), its
+folders, the units the runner plans for it, and in reports its order, plot style and paper figures.
+A new branch is one module that defines and registers its class (see docs/branches.md).
+"""
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from ..errors import UsageError
+from ..pruning import Mask
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a branch is drawn in the figures."""
+
+    color: str
+    marker: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where one level of a branch starts: weights, mask and the iteration training begins at."""
+
+    state: dict
+    mask: Mask
+    iteration: int = 0
+    snapshot: tuple[int, Path] | None = None  # also save the weights at iteration k (θk) to this path
+    extra: dict | None = None  # recorded in the level's metrics.json (seeds, provenance)
+
+
+def draw_count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def level_list(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v.strip())
+
+
+class Branch:
+    """A kind of network trained at each pruning level of a trial. Subclasses set the class
+    attributes and :meth:`start`; a *drawn* branch (the default) is asked for a number of draws
+    ``--<flag> N`` and keeps each draw in its own folder ``<name>_<draw>``."""
+
+    name: ClassVar[str]  # folder name (drawn: <name>_<draw>), and the branch's name in tables and figures
+    order: ClassVar[int]  # position in tables, figures and the run order of a trial (ticket first)
+    style: ClassVar[Style]
+    figures: ClassVar[tuple[int, ...]] = ()  # the paper's figures this branch is drawn in
+    flag: ClassVar[str | None] = None  # e.g. "--reinit-draws"; None: always run (the ticket chain)
+    help: ClassVar[str] = ""
+    drawn: ClassVar[bool] = True
+    first_level: ClassVar[int] = 1  # controls share the ticket's dense level 0
+
+    @property
+    def option(self) -> str:
+        """The flag's argparse dest, also run_experiment's keyword: --reinit-draws -> reinit_draws."""
+        return self.flag.lstrip("-").replace("-", "_") if self.flag else self.name
+
+    @property
+    def usage(self) -> str:
+        return f"{self.flag} N" if self.drawn else str(self.flag)
+
+    def add_argument(self, group) -> None:
+        group.add_argument(self.flag, dest=self.option, type=draw_count, default=0, metavar="N", help=self.help)
+
+    def units(self, request, levels: int) -> list[tuple[int, int]]:
+        """(draw, level) pairs to run for ``request`` (the flag's value) in an experiment of ``levels``."""
+        return [(d, k) for d in range(request) for k in range(self.first_level, levels + 1)]
+
+    def folder(self, draw: int) -> str:
+        return f"{self.name}_{draw}" if self.drawn else self.name
+
+    def start(self, exp, trial: int, draw: int, level: int) -> Start:
+        raise NotImplementedError
+
+
+_BRANCHES: dict[str, Branch] = {}
+
+
+def register_branch(cls: type[Branch]) -> type[Branch]:
+    """Class decorator: make ``cls`` a branch of every experiment (flag, plan, reports)."""
+    branch = cls()
+    clash = [b.name for b in _BRANCHES.values() if b.name == branch.name or (b.flag and b.flag == branch.flag)]
+    if clash:
+        raise ValueError(f"branch {branch.name!r} clashes with the registered branch {clash[0]!r} (name or flag)")
+    _BRANCHES[branch.name] = branch
+    return cls
+
+
+def unregister_branch(name: str) -> None:
+    _BRANCHES.pop(name, None)
+
+
+def all_branches() -> list[Branch]:
+    """Every registered branch, in report order (the ticket first)."""
+    return sorted(_BRANCHES.values(), key=lambda b: (b.order, b.name))
+
+
+def requestable_branches() -> list[Branch]:
+    """The branches a run asks for by flag (all but the ticket chain)."""
+    return [b for b in all_branches() if b.flag]
+
+
+def get_branch(name: str) -> Branch | None:
+    return _BRANCHES.get(name)
+
+
+def branch_kind(folder: str) -> str:
+    """'reinit_2' -> 'reinit': the branch a folder belongs to (draws of one branch are aggregated)."""
+    head, _, tail = folder.rpartition("_")
+    return head if head and tail.isdigit() else folder
+
+
+def branch_order(kind: str) -> tuple[int, str]:
+    """Sort key of a branch in reports; branches not registered here go last, by name."""
+    branch = get_branch(kind)
+    return (branch.order, kind) if branch else (1 << 30, kind)
+
+
+def figure_branches(figure: int) -> tuple[str, ...]:
+    """The branches drawn in the paper's Figure ``figure``, in report order."""
+    return tuple(b.name for b in all_branches() if figure in b.figures)
+
+
+def requests_from_args(args: argparse.Namespace) -> dict:
+    """The branch flags' values, as run_experiment's keywords."""
+    return {b.option: getattr(args, b.option) for b in requestable_branches()}
+
+
+def check_requests(requests: dict) -> None:
+    known = {b.option for b in requestable_branches()}
+    unknown = sorted(set(requests) - known)
+    if unknown:
+        raise UsageError(f"unknown branch request(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+
+
+def run_branch_level(exp, branch: Branch, trial: int, draw: int, level: int) -> dict:
+    """Train (or read back, when finished) one level of one draw of ``branch``; returns its metrics.
+    Module-level and given the branch object, so that a unit pickles for a worker process."""
+    if level < branch.first_level:
+        raise ValueError(f"the {branch.name} branch starts at level {branch.first_level}: "
+                         "level 0 is the shared dense network")
+    s = branch.start(exp, trial, draw, level)
+    metrics, _ = exp.train_level(trial, branch.folder(draw), level, s.state, s.mask, start_iteration=s.iteration,
+                                 snapshot=s.snapshot, extra=s.extra)
+    return metrics
