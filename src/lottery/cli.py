@@ -11,7 +11,7 @@ import torch
 from .errors import LotteryError
 from .executors import EXECUTORS, make_executor
 from .experiments import Experiment, run_experiment
-from .experiments.branches import requestable_branches, requests_from_args
+from .experiments.branches import non_negative_int, requestable_branches, requests_from_args
 from .export import WEIGHTS, export_experiment_ticket
 from .hparams import ExperimentHparams, default_of, flag_of, int_list
 from .options import EVAL_PRECISIONS, RunOptions, SpeedOptions
@@ -53,7 +53,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("experiment (every other flag below overrides one setting of the preset)")
     g.add_argument("--preset", default="lenet", choices=preset_names(), metavar="NAME",
                    help="paper settings to start from (see `lottery presets`; default: lenet)")
-    g.add_argument("--levels", type=_count, default=8,
+    g.add_argument("--levels", type=non_negative_int, default=8,
                    help="pruning rounds after the dense level 0 (default 8; 0: train only the dense network)")
     g.add_argument("--trials", type=_positive_int, default=1, help="independent trials, seeds seed..seed+N-1 (default 1)")
     # One flag per hparams field (hparams.setting); a section's flags form a group, dest "<section>.<field>".

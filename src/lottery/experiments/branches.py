@@ -35,7 +35,7 @@ class Start:
     extra: dict | None = None  # recorded in the level's metrics.json (seeds, provenance)
 
 
-def draw_count(text: str) -> int:
+def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
@@ -70,7 +70,7 @@ class Branch:
         return f"{self.flag} N" if self.drawn else str(self.flag)
 
     def add_argument(self, group) -> None:
-        group.add_argument(self.flag, dest=self.option, type=draw_count, default=0, metavar="N", help=self.help)
+        group.add_argument(self.flag, dest=self.option, type=non_negative_int, default=0, metavar="N", help=self.help)
 
     def units(self, request, levels: int) -> list[tuple[int, int]]:
         """(draw, level) pairs to run for ``request`` (the flag's value) in an experiment of ``levels``."""
