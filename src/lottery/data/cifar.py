@@ -154,15 +154,6 @@ def _archive(folder: Path, download: bool) -> Path:
     return fetch(folder, ARCHIVE, ARCHIVE_SHA256, MIRRORS, download)
 
 
-def find_batches(folder: Path, download: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The six parsed batches, from the first source present in ``folder`` (see module doc)."""
-    folder = Path(folder)
-    batch_folder = _batch_folder(folder)
-    if batch_folder is not None:
-        return _batches_from_folder(batch_folder)
-    return read_archive(_archive(folder, download))
-
-
 def _raw_data(batches: dict[str, tuple[np.ndarray, np.ndarray]]) -> RawData:
     def stack(names):
         images = np.concatenate([batches[n][0] for n in names])
@@ -176,6 +167,7 @@ def _raw_data(batches: dict[str, tuple[np.ndarray, np.ndarray]]) -> RawData:
 
 @register_dataset("cifar10")
 def cifar10(folder: Path, download: bool) -> RawData:
+    """The official split, from the first source present in ``folder`` (see the module doc)."""
     folder = Path(folder)
     batch_folder = _batch_folder(folder)
     if batch_folder is not None:  # extracted batches are arrays already: reading them is as fast as a cache
