@@ -43,3 +43,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def data_cache_in_tmp(tmp_path_factory):
+    """Decoded data sets are cached in a folder of the test session, never in the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LOTTERY_CACHE", str(tmp_path_factory.mktemp("lottery-cache")))
+        yield

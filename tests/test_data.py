@@ -85,3 +85,216 @@ def test_real_fashion_mnist_loads(fashion_dir):
     assert (len(splits.train_y), len(splits.val_y), len(splits.test_y)) == (55000, 5000, 10000)
     assert set(splits.test_y.unique().tolist()) == set(range(10))
     assert sorted(FASHION_SHA256) == sorted(MNIST_SHA256)
+
+
+# --- image folders, CIFAR-10 (JPEG copy) and the decoded-data cache ---
+
+import io  # noqa: E402
+import tarfile  # noqa: E402
+
+from PIL import Image  # noqa: E402
+
+from lottery.data import cache, cifar_jpeg, imagefolder  # noqa: E402
+from lottery.data.registry import get_loader  # noqa: E402
+from lottery.errors import UsageError  # noqa: E402
+
+from conftest import SHARED_DATA  # noqa: E402
+
+CLASSES = {"dog": 5, "ant": 4, "cat": 3}  # train images per class; written out of name order on purpose
+
+
+def _image_bytes(class_index: int, i: int, fmt: str) -> bytes:
+    """A 6x5 image whose pixels encode its class (red) and number (green), so a decoded array names its file."""
+    pixels = np.zeros((5, 6, 3), np.uint8)
+    pixels[..., 0], pixels[..., 1], pixels[..., 2] = 40 * class_index + 20, 10 * i + 5, 128
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=fmt, **({"quality": 100} if fmt == "JPEG" else {}))
+    return buffer.getvalue()
+
+
+def _image_files(extra: dict[str, bytes] | None = None) -> dict[str, bytes]:
+    files = {}
+    for split, scale in (("train", 1), ("test", 0.5)):
+        for name in CLASSES:
+            index = sorted(CLASSES).index(name)
+            for i in range(max(1, int(CLASSES[name] * scale))):
+                fmt, suffix = ("PNG", "png") if i % 2 else ("JPEG", "jpg")
+                files[f"{split}/{name}/{i:04d}.{suffix}"] = _image_bytes(index, i, fmt)
+    return {**files, "README.md": b"not an image", **(extra or {})}
+
+
+def _write_tar(path, files: dict[str, bytes], order=None):
+    with tarfile.open(path, "w") as tar:
+        for name in order or files:
+            info = tarfile.TarInfo(name)
+            info.size = len(files[name])
+            tar.addfile(info, io.BytesIO(files[name]))
+    return path
+
+
+def _assert_labels_match_pixels(x, y):
+    red = x[:, 0, 0, 0].long()
+    assert torch.equal(torch.div(red - 20 + 10, 40, rounding_mode="floor"), y)
+
+
+def test_image_tar_labels_classes_by_sorted_name_and_decodes_png_and_jpeg(tmp_path):
+    images = imagefolder.read_image_folder(_write_tar(tmp_path / "images.tar", _image_files()))
+    assert images.classes == ["ant", "cat", "dog"]
+    assert images.train_x.shape == (12, 3, 5, 6) and images.train_x.dtype == torch.uint8
+    assert torch.bincount(images.train_y).tolist() == [4, 3, 5]
+    assert torch.bincount(images.test_y).tolist() == [2, 1, 2]
+    _assert_labels_match_pixels(images.train_x, images.train_y)
+    _assert_labels_match_pixels(images.test_x, images.test_y)
+    png = images.train_x[images.train_x[:, 1, 0, 0] == 15]  # image 0001 of each class, a lossless PNG
+    assert len(png) == 3 and (png[:, 2] == 128).all()
+
+
+def test_image_order_is_seeded_not_class_sorted_and_independent_of_file_order(tmp_path):
+    files = _image_files()
+    a = imagefolder.read_image_folder(_write_tar(tmp_path / "a.tar", files))
+    b = imagefolder.read_image_folder(_write_tar(tmp_path / "b.tar", files, order=sorted(files, reverse=True)))
+    assert torch.equal(a.train_x, b.train_x) and torch.equal(a.train_y, b.train_y)
+    assert torch.equal(a.test_y, b.test_y)
+    assert not torch.equal(a.train_y, a.train_y.sort().values)  # shuffled, not sorted by class
+    folder = tmp_path / "folder"
+    for name, raw in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(raw)
+    c = imagefolder.read_image_folder(folder)
+    assert torch.equal(a.train_x, c.train_x) and torch.equal(a.test_y, c.test_y)
+
+
+@pytest.mark.parametrize("extra, drop, expected", [
+    ({"train/stray.png": b"x"}, None, "unexpected file train/stray.png"),
+    ({"test/cat/notes.txt": b"x"}, None, "unexpected file test/cat/notes.txt"),
+    ({"test/emu/0000.png": _image_bytes(0, 0, "PNG")}, None, "different class folders"),
+    (None, "test/", "no test images"),
+    ({"train/ant/broken.jpg": b"not a jpeg"}, None, "cannot decode image train/ant/broken.jpg"),
+])
+def test_bad_image_layout_is_a_one_line_error(tmp_path, extra, drop, expected):
+    files = {k: v for k, v in _image_files(extra).items() if not (drop and k.startswith(drop))}
+    with pytest.raises(LotteryError, match=expected) as info:
+        imagefolder.read_image_folder(_write_tar(tmp_path / "bad.tar", files))
+    assert "\n" not in str(info.value)
+
+
+def test_images_of_different_sizes_are_refused(tmp_path):
+    buffer = io.BytesIO()
+    Image.new("RGB", (7, 7)).save(buffer, format="PNG")
+    with pytest.raises(LotteryError, match="all images must have one size"):
+        imagefolder.read_image_folder(_write_tar(tmp_path / "x.tar", _image_files({"train/ant/9999.png":
+                                                                                   buffer.getvalue()})))
+
+
+def test_known_tar_name_with_wrong_checksum_is_refused(tmp_path):
+    _write_tar(tmp_path / cifar_jpeg.KNOWN_TAR, _image_files())
+    with pytest.raises(LotteryError) as info:
+        get_loader("cifar10-jpeg")(tmp_path, False)
+    message = str(info.value)
+    assert "sha256" in message and cifar_jpeg.KNOWN_TAR_SHA256 in message and "\n" not in message
+
+
+def test_cifar10_jpeg_reads_any_tar_or_folder_and_explains_a_missing_one(tmp_path):
+    tar = _write_tar(tmp_path / "mine.tar", _image_files())
+    splits = load_splits("cifar10-jpeg", tar, validation_size=3)
+    assert (len(splits.train_y), len(splits.val_y), len(splits.test_y)) == (9, 3, 5)
+    assert splits.num_classes == 3 and splits.input_shape == (3, 5, 6)
+    assert splits.train_x.mean(dim=(0, 2, 3)).abs().max() < 1e-4  # standardised per channel
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LotteryError, match="no CIFAR-10 \\(JPEG copy\\) data in .*cannot be downloaded"):
+        get_loader("cifar10-jpeg")(tmp_path / "empty", True)
+    with pytest.raises(UsageError, match="validation size 5000"):  # the default split needs the real data
+        load_splits("cifar10-jpeg", tar)
+
+
+def test_second_load_comes_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOTTERY_CACHE", str(tmp_path / "cache"))
+    tar = _write_tar(tmp_path / "mine.tar", _image_files())
+    first = get_loader("cifar10-jpeg")(tar, False)
+    monkeypatch.setattr(cifar_jpeg, "read_image_folder", lambda *_: pytest.fail("decoded again"))
+    second = get_loader("cifar10-jpeg")(tar, False)
+    assert torch.equal(first.train_x, second.train_x) and torch.equal(first.test_y, second.test_y)
+    assert len(list((tmp_path / "cache" / "decoded").glob("cifar10-jpeg-*.pt"))) == 1
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "junk"])
+def test_damaged_cache_file_is_ignored_and_rewritten(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("LOTTERY_CACHE", str(tmp_path / "cache"))
+    tar = _write_tar(tmp_path / "mine.tar", _image_files())
+    first = get_loader("cifar10-jpeg")(tar, False)
+    [path] = (tmp_path / "cache" / "decoded").glob("*.pt")
+    good = path.read_bytes()
+    damaged = {"flip": lambda b: b[:len(b) // 2] + bytes([b[len(b) // 2] ^ 0xFF]) + b[len(b) // 2 + 1:],
+               "truncate": lambda b: b[:len(b) // 2], "junk": lambda b: b"junk"}[damage](good)
+    path.write_bytes(damaged)
+    again = get_loader("cifar10-jpeg")(tar, False)
+    assert torch.equal(first.train_x, again.train_x) and torch.equal(first.train_y, again.train_y)
+    assert cache._from_file(torch.load(path, weights_only=True)) is not None  # rewritten whole
+
+
+def test_cache_is_keyed_by_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOTTERY_CACHE", str(tmp_path / "cache"))
+    files = _image_files()
+    tar = _write_tar(tmp_path / "mine.tar", files)
+    first = get_loader("cifar10-jpeg")(tar, False)
+    files["train/ant/0001.png"] = _image_bytes(0, 20, "PNG")  # same name, new pixels
+    _write_tar(tar, files)
+    second = get_loader("cifar10-jpeg")(tar, False)
+    assert not torch.equal(first.train_x, second.train_x)
+    assert (second.train_x[:, 1, 0, 0] == 205).sum() == 1
+    assert len(list((tmp_path / "cache" / "decoded").glob("*.pt"))) == 2
+
+
+def test_idx_data_sets_are_cached_after_verification_and_cache_can_be_off(tmp_path, monkeypatch):
+    from lottery.data import mnist
+
+    monkeypatch.setenv("LOTTERY_CACHE", str(tmp_path / "cache"))
+    arrays = [np.full((3, 2, 2), 7, np.uint8), np.array([1, 2, 3], np.uint8),
+              np.full((2, 2, 2), 9, np.uint8), np.array([4, 5], np.uint8)]
+    for name, a in zip(mnist._FILES, arrays):
+        write_idx(tmp_path / name, a)
+    sums = {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in mnist._FILES}
+    first = load_idx_folder(tmp_path, sums, [], False)
+    monkeypatch.setattr(mnist, "read_idx", lambda *_: pytest.fail("decoded again"))
+    assert torch.equal(load_idx_folder(tmp_path, sums, [], False).train_y, first.train_y)
+    monkeypatch.setenv("LOTTERY_CACHE", "off")
+    with pytest.raises(pytest.fail.Exception, match="decoded again"):
+        load_idx_folder(tmp_path, sums, [], False)
+    (tmp_path / mnist._FILES[0]).write_bytes(b"changed")  # the files are still verified on a cache hit
+    monkeypatch.setenv("LOTTERY_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(LotteryError, match="sha256"):
+        load_idx_folder(tmp_path, sums, [], False)
+
+
+def test_preset_conv2_runs_on_the_jpeg_copy(tmp_path):
+    from lottery.cli import build_parser, hparams_from_args
+
+    hp = hparams_from_args(build_parser().parse_args(["run", "--preset", "conv2", "--dataset", "cifar10-jpeg",
+                                                      "--data-dir", str(tmp_path)]))
+    assert hp.dataset.name == "cifar10-jpeg" and hp.model.name == "conv2" and hp.training.lr == 2e-4
+
+
+def _real_tar():
+    tar = SHARED_DATA / "cifar10-jpeg" / cifar_jpeg.KNOWN_TAR
+    if not tar.exists():
+        pytest.skip(f"the CIFAR-10 JPEG copy is not found under {tar.parent}")
+    return tar
+
+
+def test_real_jpeg_tar_layout_counts_and_class_balance():
+    with tarfile.open(_real_tar()) as tar:
+        found = imagefolder._images_by_split(imagefolder._tar_source(tar, _real_tar()))
+    for split, per_class in (("train", 5000), ("test", 1000)):
+        classes = [c for _, c in found[split]]
+        assert len(classes) == 10 * per_class
+        assert {c: classes.count(c) for c in set(classes)} == {c: per_class for c in [
+            "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]}
+
+
+@pytest.mark.slow
+def test_real_jpeg_tar_decodes_to_the_published_statistics():
+    raw = get_loader("cifar10-jpeg")(_real_tar().parent, False)
+    assert raw.train_x.shape == (50000, 3, 32, 32) and raw.test_x.shape == (10000, 3, 32, 32)
+    assert torch.bincount(raw.train_y).tolist() == [5000] * 10 and torch.bincount(raw.test_y).tolist() == [1000] * 10
+    mean = raw.train_x.float().mean(dim=(0, 2, 3)) / 255  # published for this copy: 0.49125, 0.48209, 0.44652
+    assert torch.allclose(mean, torch.tensor([0.49125, 0.48209, 0.44652]), atol=2e-4)

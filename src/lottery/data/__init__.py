@@ -1,6 +1,6 @@
 """Data sets: registry, in-memory splits, batch stream. Importing registers the built-in data sets."""
 
-from . import cifar, digits, mnist  # noqa: F401  (registers data sets)
+from . import cifar, cifar_jpeg, digits, mnist  # noqa: F401  (registers data sets)
 from .registry import RawData, dataset_names, register_dataset
 from .splits import BatchStream, DataSplits, default_data_dir, load_splits
 

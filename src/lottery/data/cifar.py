@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import LotteryError
+from .cache import cached
 from .files import fetch
 from .registry import RawData, register_dataset
 
@@ -46,6 +47,7 @@ OFFICIAL_MD5 = {
 OFFICIAL_BATCH_SIZE = 10_000
 IMAGE_BYTES = 3 * 32 * 32
 NUM_CLASSES = 10
+READER_VERSION = 1  # bump when parsing changes: cached arrays of older readers are then not used
 
 
 def _numpy_helper(submodule: str, name: str):
@@ -137,22 +139,22 @@ def read_archive(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def find_batches(folder: Path, download: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The six parsed batches, from the first source present in ``folder`` (see module doc)."""
-    folder = Path(folder)
+def _batch_folder(folder: Path) -> Path | None:
     for candidate in (folder / BATCH_DIR, folder):
         if any((candidate / name).exists() for name in (*TRAIN_BATCHES, TEST_BATCH)):
-            return _batches_from_folder(candidate)
+            return candidate
+    return None
+
+
+def _archive(folder: Path, download: bool) -> Path:
+    """The verified official archive in ``folder`` (fetched first when absent and ``download``)."""
     if not (folder / ARCHIVE).exists() and not download:
         raise LotteryError(f"no CIFAR-10 data in {folder}: put the official {ARCHIVE} there (or its extracted "
                            f"{BATCH_DIR}/ folder), or pass --download to fetch it")
-    return read_archive(fetch(folder, ARCHIVE, ARCHIVE_SHA256, MIRRORS, download))
+    return fetch(folder, ARCHIVE, ARCHIVE_SHA256, MIRRORS, download)
 
 
-@register_dataset("cifar10")
-def cifar10(folder: Path, download: bool) -> RawData:
-    batches = find_batches(folder, download)
-
+def _raw_data(batches: dict[str, tuple[np.ndarray, np.ndarray]]) -> RawData:
     def stack(names):
         images = np.concatenate([batches[n][0] for n in names])
         labels = np.concatenate([batches[n][1] for n in names])
@@ -161,3 +163,14 @@ def cifar10(folder: Path, download: bool) -> RawData:
     train_x, train_y = stack(TRAIN_BATCHES)
     test_x, test_y = stack((TEST_BATCH,))
     return RawData(train_x, train_y, test_x, test_y, num_classes=NUM_CLASSES, validation_size=5000)
+
+
+@register_dataset("cifar10")
+def cifar10(folder: Path, download: bool) -> RawData:
+    """The official split, from the first source present in ``folder`` (see the module doc)."""
+    folder = Path(folder)
+    batch_folder = _batch_folder(folder)
+    if batch_folder is not None:  # extracted batches are arrays already: reading them is as fast as a cache
+        return _raw_data(_batches_from_folder(batch_folder))
+    archive = _archive(folder, download)  # verified: its expected sha256 is its content's
+    return cached("cifar10", READER_VERSION, [ARCHIVE_SHA256], lambda: _raw_data(read_archive(archive)))

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import torch
 
+from .cache import cached
 from .files import fetch
 from .idx import read_idx
 from .registry import RawData, register_dataset
@@ -29,18 +30,26 @@ FASHION_SHA256 = dict(zip(_FILES, (
 FASHION_MIRRORS = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
 
 
-def load_idx_folder(folder: Path, checksums: dict[str, str], mirrors: list[str], download: bool) -> RawData:
-    arrays = [read_idx(fetch(folder, name, checksums[name], mirrors, download)) for name in _FILES]
-    train_x, train_y, test_x, test_y = (torch.from_numpy(a.copy()) for a in arrays)
-    return RawData(train_x.unsqueeze(1), train_y.long(), test_x.unsqueeze(1), test_y.long(),
-                   num_classes=10, validation_size=5000)
+READER_VERSION = 1  # bump when decoding changes: cached arrays of older readers are then not used
+
+
+def load_idx_folder(folder: Path, checksums: dict[str, str], mirrors: list[str], download: bool,
+                    cache_name: str = "idx") -> RawData:
+    paths = [fetch(folder, name, checksums[name], mirrors, download) for name in _FILES]  # each sha256-verified
+
+    def decode() -> RawData:
+        train_x, train_y, test_x, test_y = (torch.from_numpy(read_idx(p).copy()) for p in paths)
+        return RawData(train_x.unsqueeze(1), train_y.long(), test_x.unsqueeze(1), test_y.long(),
+                       num_classes=10, validation_size=5000)
+
+    return cached(cache_name, READER_VERSION, [checksums[name] for name in _FILES], decode)
 
 
 @register_dataset("mnist")
 def mnist(folder: Path, download: bool) -> RawData:
-    return load_idx_folder(folder, MNIST_SHA256, MNIST_MIRRORS, download)
+    return load_idx_folder(folder, MNIST_SHA256, MNIST_MIRRORS, download, "mnist")
 
 
 @register_dataset("fashion-mnist")
 def fashion_mnist(folder: Path, download: bool) -> RawData:
-    return load_idx_folder(folder, FASHION_SHA256, FASHION_MIRRORS, download)
+    return load_idx_folder(folder, FASHION_SHA256, FASHION_MIRRORS, download, "fashion-mnist")

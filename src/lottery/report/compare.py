@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
-from matplotlib.ticker import FixedLocator
 
 from .plots import pm_axis, plt, save_figure
 from .results import LevelStats, Stat, aggregate, load_experiment
@@ -71,6 +70,8 @@ def compare_series(folders: list[Path]) -> list[Series]:
 
 def _thin_ticks(ax, min_ratio: float = 1.1) -> None:
     """Nets reach different Pm at each level; drop ticks too close to the previous one to be legible."""
+    from matplotlib.ticker import FixedLocator
+
     kept: list[float] = []
     for tick in sorted(ax.get_xticks(), reverse=True):
         if not kept or kept[-1] / tick >= min_ratio:

@@ -3,14 +3,23 @@
 from dataclasses import astuple
 from pathlib import Path
 
-import matplotlib
+from ..experiments.branches import Style, get_branch
+from .results import LevelStats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 
-from ..experiments.branches import Style, get_branch  # noqa: E402
-from .results import LevelStats  # noqa: E402
+class _LazyPyplot:
+    """matplotlib.pyplot (Agg backend), imported on first use: commands that draw nothing start ~0.5 s faster."""
+
+    def __getattr__(self, name: str):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot
+
+        return getattr(matplotlib.pyplot, name)
+
+
+plt = _LazyPyplot()
 
 
 def style(kind: str) -> Style:
@@ -20,6 +29,8 @@ def style(kind: str) -> Style:
 
 
 def pm_axis(ax, densities: list[float]) -> None:
+    from matplotlib.ticker import FixedLocator, NullLocator
+
     ax.set_xscale("log")
     ticks = sorted(set(round(100 * d, 1) for d in densities), reverse=True)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
