@@ -50,7 +50,7 @@ CONV_PAPER = {  # model: (lr, iterations, conv rate, lr with dropout, iterations
     "conv4": (3e-4, 25_000, 0.10, 2e-4, 75_000),
     "conv6": (3e-4, 30_000, 0.15, 2e-4, 90_000),
 }
-# A few minutes per level on a 2-core CPU (see the README's timings): same nets, rates and optimizer.
+# A few minutes per level on a 2-core CPU (docs/performance.md): same nets, rates and optimizer.
 CONV_QUICK = {"conv2": (200, 100), "conv4": (150, 50), "conv6": (100, 50)}  # (iterations, eval every)
 
 
