@@ -10,8 +10,11 @@ Targets:
   fashion-mnist  LeNet-300-100 on Fashion-MNIST at a tenth of the budget (5,000 iterations),
                  2 trials, 8 levels at fc 40% / output 20% per round (Pm 1.7%), all controls.
 
-Finished levels are skipped, so an interrupted run resumes where it stopped. Besides the figures
-and tables it writes ``run.json``: the exact command, the git commit, the machine and the time taken.
+It runs the ticket chains first (each level depends on the one before, so they are the critical
+path) and then every control and one-shot level. Finished levels are skipped, so an interrupted run
+resumes where it stopped; ``--report-only`` writes the report of the levels finished so far.
+Besides the figures and tables it appends to ``run.json`` what each invocation did: the command,
+the git commit, the machine, the hours it took and how many levels were finished after it.
 """
 
 import argparse
@@ -31,14 +34,14 @@ from lottery.cli import build_parser, hparams_from_args, main  # noqa: E402
 # Pm of the paper's Figure 3 curves (100, 51.3, 21.1, 7.0, 3.6, 1.9 %) are levels 0, 3, 7, 12, 15, 18.
 TARGETS = {
     "mnist": {
-        "run": ["--preset", "lenet", "--dataset", "mnist", "--trials", "3", "--levels", "18",
-                "--reinit-draws", "1", "--random-draws", "1", "--oneshot", "1,3,7,12,15,18"],
+        "experiment": ["--preset", "lenet", "--dataset", "mnist", "--trials", "3", "--levels", "18"],
+        "branches": ["--reinit-draws", "1", "--random-draws", "1", "--oneshot", "1,3,7,12,15,18"],
         "curves": "0,3,7,12,15,18",
     },
     "fashion-mnist": {
-        "run": ["--preset", "lenet", "--dataset", "fashion-mnist", "--iterations", "5000", "--trials", "2",
-                "--levels", "8", "--prune-fc", "0.4", "--prune-output", "0.2",
-                "--reinit-draws", "1", "--random-draws", "1", "--oneshot"],
+        "experiment": ["--preset", "lenet", "--dataset", "fashion-mnist", "--iterations", "5000", "--trials", "2",
+                       "--levels", "8", "--prune-fc", "0.4", "--prune-output", "0.2"],
+        "branches": ["--reinit-draws", "1", "--random-draws", "1", "--oneshot"],
         "curves": "0,2,4,6,8",
     },
 }
@@ -71,6 +74,10 @@ def cpu_model() -> str:
         return platform.machine()
 
 
+def finished_levels(folder: Path) -> int:
+    return sum(1 for _ in folder.glob("trial_*/*/level_*/metrics.json"))
+
+
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("target", choices=sorted(TARGETS))
@@ -79,24 +86,31 @@ def cli() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "lottery_runs", help="results root")
     parser.add_argument("--report-dir", type=Path, help="default: docs/results/TARGET")
     parser.add_argument("--workers", default="2", help="worker processes (default 2)")
+    parser.add_argument("--report-only", action="store_true", help="run nothing: report the finished levels")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     target = TARGETS[args.target]
     report_dir = args.report_dir or REPO / "docs" / "results" / args.target
-    run_argv = ["run", *target["run"], *SPEED, "--workers", args.workers, "--out", str(args.out)]
+    chains = ["run", *target["experiment"], *SPEED, "--workers", args.workers, "--out", str(args.out)]
     data_dir = args.data_dir or REPO.parent / "shared" / "data" / args.target
-    run_argv += ["--data-dir", str(data_dir)] if data_dir.is_dir() else []
-    run_argv += ["--no-progress"] if args.no_progress else []
+    chains += ["--data-dir", str(data_dir)] if data_dir.is_dir() else []
+    chains += ["--no-progress"] if args.no_progress else []
+    everything = [*chains, *target["branches"]]
+    folder = args.out / hparams_from_args(build_parser().parse_args(chains)).name()
     started = time.time()
-    run(run_argv)
+    if not args.report_only:
+        run(chains)
+        run(everything)
     hours = (time.time() - started) / 3600
-    folder = args.out / hparams_from_args(build_parser().parse_args(run_argv)).name()
     run(["report", str(folder), "--out", str(report_dir), "--levels-for-curves", target["curves"]])
     (report_dir / "hparams.json").write_text((folder / "hparams.json").read_text())
-    provenance = {"command": ["lottery", *run_argv], "experiment": folder.name, "commit": git_commit(),
-                  "machine": f"{cpu_model()}, {os.cpu_count()} cores",
-                  "python": platform.python_version(), "hours_this_invocation": round(hours, 2)}
-    (report_dir / "run.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    log_path = report_dir / "run.json"
+    log = json.loads(log_path.read_text()) if log_path.exists() else []
+    log.append({"command": ["lottery", *everything], "report_only": args.report_only, "experiment": folder.name,
+                "commit": git_commit(), "machine": f"{cpu_model()}, {os.cpu_count()} cores",
+                "python": platform.python_version(), "hours": round(hours, 2),
+                "finished_levels": finished_levels(folder)})
+    log_path.write_text(json.dumps(log, indent=2) + "\n")
     print(f"report: {report_dir}")
 
 
