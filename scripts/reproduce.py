@@ -102,7 +102,11 @@ def cli() -> None:
         run(chains)
         run(everything)
     hours = (time.time() - started) / 3600
-    run(["report", str(folder), "--out", str(report_dir), "--levels-for-curves", target["curves"]])
+    # Figure 3's curves at the target's levels that every trial has finished (all of them after a full run).
+    finished = set.intersection(*[{int(p.parent.name.split("_")[1]) for p in t.glob("ticket/level_*/metrics.json")}
+                                  for t in folder.glob("trial_*")])
+    curves = ",".join(k for k in target["curves"].split(",") if int(k) in finished)
+    run(["report", str(folder), "--out", str(report_dir), *(["--levels-for-curves", curves] if curves else [])])
     (report_dir / "hparams.json").write_text((folder / "hparams.json").read_text())
     log_path = report_dir / "run.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else []
