@@ -20,6 +20,7 @@ from ..pruning import (Mask, apply_mask, density, full_mask, global_magnitude_pr
 from ..seeds import derive_seed, generator
 from ..training.batched import Job, SpeedOptions, train_many
 from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
+from .records import check_numerics, finished_record, numerics, remove_stale_temp_files
 from ..storage import load_json, load_tensors, save_json, save_tensors
 
 
@@ -58,6 +59,12 @@ class Experiment:
         except filelock.Timeout:
             raise LotteryError(f"another lottery process is already running the experiment in "
                                f"{self.paths.folder}; wait for it to finish (or stop it) and run again") from None
+        try:
+            remove_stale_temp_files(self.paths.folder)
+            check_numerics(self.paths, self.numerics)
+        except BaseException:
+            self._lock.release()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -145,7 +152,12 @@ class Experiment:
 
     # -- one level ----------------------------------------------------------------------------
     def finished(self, paths: LevelPaths) -> dict | None:
-        return load_json(paths.metrics)
+        """The level's metrics if it finished intact (a damaged level is redone: see records.py)."""
+        return finished_record(paths)
+
+    @property
+    def numerics(self) -> dict:
+        return numerics(self.speed, self.device)
 
     def train_level(self, trial: int, branch: str, level: int, start_state: dict, mask: Mask, *,
                     start_iteration: int = 0, snapshot: tuple[int, Path] | None = None,
@@ -226,7 +238,8 @@ class Experiment:
         check_pruned_are_zero(result.final_state, mask, paths.folder)
         metrics = {"trial": request.trial, "branch": request.branch, "level": request.level, "density": measured,
                    "layer_density": layer_density(mask), "summary": result.summary,
-                   "curve": result.curve.to_dict(), "seeds": self.seeds(request.trial), **(request.extra or {})}
+                   "curve": result.curve.to_dict(), "seeds": self.seeds(request.trial), "numerics": self.numerics,
+                   **(request.extra or {})}
         save_tensors(paths.final, {k: v.cpu() for k, v in result.final_state.items()})
         if snapshot:
             save_tensors(snapshot[1], {k: v.cpu() for k, v in result.snapshot.items()})
