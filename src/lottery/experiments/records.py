@@ -20,7 +20,7 @@ from .layout import ExperimentPaths, LevelPaths
 
 RECORD_KEYS = {"trial": int, "branch": str, "level": int, "density": (int, float), "layer_density": dict,
                "summary": dict, "curve": dict, "seeds": dict}
-MUST_MATCH = ("eval_precision",)  # bf16 evaluation moves accuracies by up to ~0.1 point
+MUST_MATCH = ("eval_precision",)  # bf16 evaluation changes accuracies by more than float rounding
 RECORDED_BEFORE_NUMERICS = {"eval_precision": "fp32"}  # levels written before records held "numerics"
 STALE_TEMP_SECONDS = 60  # a temp file this old is a crash's leftover, not a write in progress
 
@@ -74,8 +74,10 @@ def finished_record(paths: LevelPaths) -> dict | None:
 
 
 def recorded_numerics(metrics: dict) -> dict:
-    return {key: metrics.get("numerics", RECORDED_BEFORE_NUMERICS).get(key, RECORDED_BEFORE_NUMERICS.get(key))
-            for key in MUST_MATCH}
+    """The :data:`MUST_MATCH` settings a level record was computed with."""
+    recorded = metrics.get("numerics")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    return {key: recorded.get(key, RECORDED_BEFORE_NUMERICS[key]) for key in MUST_MATCH}
 
 
 def check_numerics(paths: ExperimentPaths, current: dict) -> None:
