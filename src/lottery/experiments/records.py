@@ -20,6 +20,7 @@ from .layout import ExperimentPaths, LevelPaths
 
 RECORD_KEYS = {"trial": int, "branch": str, "level": int, "density": (int, float), "layer_density": dict,
                "summary": dict, "curve": dict, "seeds": dict}
+TABLE_KEYS = ("trial", "branch", "level", "density", "summary")  # what tables and figures read of a record
 MUST_MATCH = ("eval_precision",)  # bf16 evaluation changes accuracies by more than float rounding
 RECORDED_BEFORE_NUMERICS = {"eval_precision": "fp32"}  # levels written before records held "numerics"
 STALE_TEMP_SECONDS = 60  # a temp file this old is a crash's leftover, not a write in progress
@@ -32,12 +33,12 @@ def numerics(speed, device: torch.device) -> dict:
             "sparse_below": speed.sparse_below if device.type == "cpu" else None}
 
 
-def is_level_record(metrics, paths: LevelPaths | None = None) -> bool:
-    """Whether ``metrics`` (a parsed metrics.json) is a finished level's record (of ``paths``' level, if given)."""
+def is_level_record(metrics, paths: LevelPaths | None = None, keys=tuple(RECORD_KEYS)) -> bool:
+    """Whether ``metrics`` (a parsed metrics.json) is a finished level's record (of ``paths``' level, if
+    given) with at least ``keys``, each of the right type."""
     if not isinstance(metrics, dict):
         return False
-    if any(isinstance(metrics.get(key), bool) or not isinstance(metrics.get(key), kind)
-           for key, kind in RECORD_KEYS.items()):
+    if any(isinstance(metrics.get(key), bool) or not isinstance(metrics.get(key), RECORD_KEYS[key]) for key in keys):
         return False
     if paths is None:
         return True

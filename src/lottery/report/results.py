@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import LotteryError
 from ..experiments.layout import ExperimentPaths
-from ..experiments.records import is_level_record
+from ..experiments.records import TABLE_KEYS, is_level_record
 from ..storage import load_json
 
 SUMMARY_KEYS = ("early_stop_iteration", "val_loss_at_early_stop", "test_acc_at_early_stop",
@@ -25,7 +25,7 @@ def load_experiment(folder: Path) -> tuple[dict, list[dict]]:
         for branch in tp.branches():
             for level in tp.levels(branch):
                 metrics = load_json(tp.level(branch, level).metrics)
-                if is_level_record(metrics):  # anything else is a damaged level, redone by the next run
+                if is_level_record(metrics, keys=TABLE_KEYS):  # else a damaged level, redone by the next run
                     runs.append(metrics)
     return info, runs
 
