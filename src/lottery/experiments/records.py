@@ -20,7 +20,7 @@ from .layout import ExperimentPaths, LevelPaths
 
 RECORD_KEYS = {"trial": int, "branch": str, "level": int, "density": (int, float), "layer_density": dict,
                "summary": dict, "curve": dict, "seeds": dict}
-TABLE_KEYS = ("trial", "branch", "level", "density", "summary")  # what tables and figures read of a record
+TABLE_KEYS = ("trial", "branch", "level", "density")  # what every table and figure reads of a record
 MUST_MATCH = ("eval_precision",)  # bf16 evaluation changes accuracies by more than float rounding
 RECORDED_BEFORE_NUMERICS = {"eval_precision": "fp32"}  # levels written before records held "numerics"
 STALE_TEMP_SECONDS = 60  # a temp file this old is a crash's leftover, not a write in progress
