@@ -179,3 +179,31 @@ def test_find_ticket_rejects_bad_input():
         find_ticket(net(), blobs(10, 1)[0], blobs(10, 2), iterations=5)
     with pytest.raises(UsageError, match="5 inputs but 4 labels"):
         as_splits((torch.zeros(5, 2), torch.zeros(4)), (torch.zeros(2, 2), torch.zeros(2)))
+
+
+def test_a_model_pruned_with_torch_prune_starts_the_search_from_its_masks():
+    from torch.nn.utils import prune
+    model = net()
+    prune.l1_unstructured(model.head[1], "weight", amount=0.5)
+    before = model.head[1].weight_mask.bool().clone()
+    x = torch.randn(5, 1, 6, 6)
+    model.eval()
+    expected = model(x)
+    search = TicketSearch(model, rate=0.2)
+    assert torch.equal(search.masks["head.1.weight"], before)
+    assert isinstance(model.head[1].weight, nn.Parameter) and not hasattr(model.head[1], "weight_orig")
+    assert torch.equal(model(x), expected)  # the same network, now in plain parameters
+    kept = int(before.sum())
+    search.prune()
+    assert int(search.masks["head.1.weight"].sum()) == kept - round(0.2 * kept)
+    assert not (search.masks["head.1.weight"] & ~before).any()  # never revives what torch pruned
+    search.reset()
+    assert int(torch.count_nonzero(model.head[1].weight)) == int(search.masks["head.1.weight"].sum())
+
+
+def test_a_torch_pruned_weight_left_out_of_prunable_is_a_usage_error():
+    from torch.nn.utils import prune
+    model = net()
+    prune.random_unstructured(model.conv, "weight", amount=0.3)
+    with pytest.raises(UsageError, match="conv.weight.*torch.nn.utils.prune.*prunable="):
+        TicketSearch(model, prunable=["head.1.weight"])

@@ -37,7 +37,7 @@ def test_checksum_mismatch_is_refused_with_file_and_expected_sum(tmp_path):
     path.write_bytes(b"not the real file")
     expected = MNIST_SHA256[path.name]
     with pytest.raises(LotteryError) as info:
-        fetch(tmp_path, path.name, expected, mirrors=[], download=True)
+        fetch(tmp_path, path.name, expected, mirrors=[], download=False)
     message = str(info.value)
     assert str(path) in message and expected in message
     assert path.read_bytes() == b"not the real file"  # never silently replaced or deleted
@@ -298,3 +298,27 @@ def test_real_jpeg_tar_decodes_to_the_published_statistics():
     assert torch.bincount(raw.train_y).tolist() == [5000] * 10 and torch.bincount(raw.test_y).tolist() == [1000] * 10
     mean = raw.train_x.float().mean(dim=(0, 2, 3)) / 255  # published for this copy: 0.49125, 0.48209, 0.44652
     assert torch.allclose(mean, torch.tensor([0.49125, 0.48209, 0.44652]), atol=2e-4)
+
+def test_download_replaces_a_corrupt_file_with_a_verified_copy(tmp_path):
+    mirror, folder = tmp_path / "mirror", tmp_path / "data"
+    mirror.mkdir()
+    folder.mkdir()
+    (mirror / "f.bin").write_bytes(b"the real payload")
+    expected = hashlib.sha256(b"the real payload").hexdigest()
+    (folder / "f.bin").write_bytes(b"the real pay")  # truncated
+    with pytest.raises(LotteryError, match="corrupt.*pass --download to replace it"):
+        fetch(folder, "f.bin", expected, [mirror.as_uri()], download=False)
+    assert fetch(folder, "f.bin", expected, [mirror.as_uri()], download=True) == folder / "f.bin"
+    assert (folder / "f.bin").read_bytes() == b"the real payload"
+    assert [p.name for p in folder.iterdir()] == ["f.bin"]  # no partial download left
+
+
+def test_a_corrupt_file_stays_until_a_download_passes_the_checksum(tmp_path):
+    mirror, folder = tmp_path / "mirror", tmp_path / "data"
+    mirror.mkdir()
+    folder.mkdir()
+    (mirror / "f.bin").write_bytes(b"also wrong")
+    (folder / "f.bin").write_bytes(b"wrong")
+    with pytest.raises(LotteryError, match="could not download f.bin: .*checksum mismatch"):
+        fetch(folder, "f.bin", hashlib.sha256(b"right").hexdigest(), [mirror.as_uri()], download=True)
+    assert (folder / "f.bin").read_bytes() == b"wrong" and [p.name for p in folder.iterdir()] == ["f.bin"]

@@ -173,3 +173,57 @@ def test_lottery_errors_in_ray_tasks_reach_the_driver_as_themselves(local_ray, s
     with RayExecutor() as ex, pytest.raises(LotteryError, match="file system they all share") as caught:
         map_jobs(exp, [[Call(Experiment.trial_seed, (0,))]], ex)
     assert type(caught.value) is LotteryError  # unwrapped: one line, no remote traceback
+
+
+def spawned_children(pid: int) -> list[int]:
+    """Worker processes (multiprocessing spawn) whose parent is ``pid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_worker_processes_exit_when_the_driver_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import time
+    argv = [sys.executable, "-m", "lottery", "run", "--preset", "lenet-digits", "--iterations", "4000",
+            "--levels", "3", "--trials", "2", "--workers", "2", "--no-progress", "--out", str(tmp_path)]
+    driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.2)
+            workers = spawned_children(driver.pid)
+        assert len(workers) == 2, "the driver never started its two workers"
+        while not list(tmp_path.rglob("init.pt")) and time.monotonic() < deadline:  # workers are training
+            time.sleep(0.2)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        gone_by = time.monotonic() + 5
+        while any(alive(w) for w in workers) and time.monotonic() < gone_by:
+            time.sleep(0.1)
+        assert not any(alive(w) for w in workers), "workers kept running after their driver was killed"
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        for w in workers:
+            if alive(w):
+                os.kill(w, signal.SIGKILL)

@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 
 import torch
 from torch import nn
+from torch.nn.utils import prune
 
 from .data import DataSplits
 from .errors import LotteryError, UsageError
@@ -56,6 +57,21 @@ def select_prunable(model: nn.Module, prunable: Prunable) -> list[str]:
     return names
 
 
+def adopt_torch_pruning(model: nn.Module) -> Mask:
+    """The masks that ``torch.nn.utils.prune`` put on ``model``, taken over: each such weight becomes a
+    plain parameter again (``weight_orig`` times its mask, the hook removed) and its mask is returned
+    (name -> bool tensor), to start the search from."""
+    masks = {}
+    for module_name, module in model.named_modules():
+        for hook in list(module._forward_pre_hooks.values()):
+            if isinstance(hook, prune.BasePruningMethod):
+                name = hook._tensor_name
+                mask = getattr(module, f"{name}_mask").detach().bool().cpu()
+                prune.remove(module, name)
+                masks[f"{module_name}.{name}" if module_name else name] = mask
+    return masks
+
+
 def as_splits(train_data, val_data, test_data=None) -> DataSplits:
     """DataSplits from (x, y) tensor pairs. Without test data, the validation data stands in for it
     (the reported test accuracy is then a validation accuracy)."""
@@ -81,13 +97,20 @@ class TicketSearch:
     ``rate`` for every prunable layer, ``rates={name: rate}`` to override single layers, or
     ``global_rate`` to rank all prunable weights together instead. ``rewind_iteration=k`` resets
     survivors to their weights at iteration k of the first (dense) training instead of θ0.
+    A model pruned with ``torch.nn.utils.prune`` is taken over: its masks start the search (level 0
+    trains under them) and its weights become plain parameters again (see :func:`adopt_torch_pruning`).
     """
 
     def __init__(self, model: nn.Module, prunable: Prunable = None, *, rate: float = 0.2,
                  rates: dict[str, float] | None = None, global_rate: float | None = None,
                  rewind_iteration: int = 0):
         self.model = model
+        pruned_before = adopt_torch_pruning(model)
         self.names = select_prunable(model, prunable)
+        unmasked = sorted(set(pruned_before) - set(self.names))
+        if unmasked:
+            raise UsageError(f"{unmasked} carry torch.nn.utils.prune masks but are not prunable here; "
+                             "add them to prunable= (their masks then start the search)")
         if global_rate is not None and rates:
             raise UsageError("pass either rates= (layer-wise) or global_rate= (global), not both")
         unknown = sorted(set(rates or {}) - set(self.names))
@@ -100,7 +123,7 @@ class TicketSearch:
         if rewind_iteration < 0:
             raise UsageError(f"rewind_iteration must not be negative, got {rewind_iteration}")
         self.rewind_iteration = rewind_iteration
-        self.masks: Mask = {n: m.cpu() for n, m in full_mask(model, self.names).items()}
+        self.masks: Mask = {n: pruned_before.get(n, m.cpu()) for n, m in full_mask(model, self.names).items()}
         self.initial_state = _copy_state(model)  # θ0
         self.rewind_state: dict | None = None if rewind_iteration else self.initial_state
         self.level = 0

@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -165,7 +166,9 @@ def cmd_run(args) -> int:
     experiment = open_experiment(args)
     executor = make_executor(args.executor, workers=args.workers, address=args.address, device=args.device)
     with executor, experiment as exp:
-        run_experiment(exp, args.trials, args.levels, executor=executor, **requests_from_args(args))
+        ran = run_experiment(exp, args.trials, args.levels, executor=executor, **requests_from_args(args))
+        if not ran:
+            exp.data  # every level had finished already: still report missing or corrupt data files
         folder = exp.paths.folder
     print(show(folder))
     _, runs = load_experiment(folder)
@@ -188,17 +191,34 @@ def cmd_report(args) -> int:
     return 0
 
 
+def check_output_file(out: Path) -> None:
+    """Refuse, before any work, an output file that cannot be written (its folder is missing parts
+    that cannot be created, is a file, or is read-only; or the file's name is a folder)."""
+    if out.is_dir():
+        raise LotteryError(f"cannot write {out}: it is a folder; give a file name with --out")
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise LotteryError(f"cannot write {out}: {folder} is a file, not a folder; choose another --out")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LotteryError(f"cannot write {out}: {folder} is not writable; choose another --out")
+
+
 def cmd_iterations(args) -> int:
+    check_output_file(args.out)
     print(iterations_figure(args.experiments, list(args.at), args.out))
     return 0
 
 
 def cmd_compare(args) -> int:
+    check_output_file(args.out)
     print(figure5(args.experiments, args.out, args.title))
     return 0
 
 
 def cmd_export(args) -> int:
+    check_output_file(args.out)
     ticket = export_experiment_ticket(args.experiment, args.trial, args.level, args.out, args.weights)
     print(f"{args.out}: trial {args.trial} level {args.level} ({args.weights} weights), "
           f"density {ticket.density:.4f}, {len(ticket.masks)} masked tensors")

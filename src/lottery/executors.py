@@ -8,7 +8,10 @@ Executors are context managers: leaving one releases its worker processes (or di
 if it connected). Ray is an optional extra: only :class:`RayExecutor` imports it.
 """
 
+import os
 import socket
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Callable, Iterable, Protocol, TypeVar
@@ -62,8 +65,23 @@ class LocalExecutor:
             # spawn, not fork: forking a process that already ran torch can deadlock in its thread pools.
             threads = max(1, torch.get_num_threads() // self.workers)
             self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
-                                             initializer=torch.set_num_threads, initargs=(threads,))
+                                             initializer=start_worker, initargs=(threads, os.getpid()))
         return list(self._pool.map(fn, units))
+
+
+def start_worker(threads: int, driver: int) -> None:
+    """Set up a local worker process: its share of torch threads, and a watch on the driver."""
+    torch.set_num_threads(threads)
+    threading.Thread(target=exit_when_orphaned, args=(driver,), daemon=True, name="lottery-driver-watch").start()
+
+
+def exit_when_orphaned(driver: int, every: float = 0.2) -> None:
+    """Stop this worker as soon as the driver that started it is gone (killed, even with SIGKILL).
+    The driver holds the experiment's lock for its workers: without it, an orphaned worker would
+    keep writing into the experiment while a new run of the same command trains the same levels."""
+    while os.getppid() == driver:
+        time.sleep(every)
+    os._exit(1)
 
 
 class RayExecutor:

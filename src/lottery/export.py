@@ -150,7 +150,8 @@ def export_experiment_ticket(folder: Path, trial: int, level: int, out: Path, we
     source = level_paths.final if weights == "final" else trial_paths.rewind if rewind else trial_paths.init
     mask, state = load_tensors(level_paths.mask), load_tensors(source)
     if mask is None or state is None:
-        raise LotteryError(f"{level_paths.mask if mask is None else source} is missing or damaged")
+        raise LotteryError(f"{level_paths.mask if mask is None else source} is missing or damaged; run the "
+                           "experiment's `lottery run` command again to redo it")
     metrics = load_json(level_paths.metrics) or {}
     meta = {"experiment": info["name"], "model": info["hparams"]["model"]["name"],
             "dataset": info["hparams"]["dataset"]["name"], "trial": trial, "level": level, "weights": weights,

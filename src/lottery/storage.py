@@ -1,34 +1,69 @@
 """Result files written atomically (temp file, fsync, rename): a crash never leaves a half-written
 file under a real name, and a file that still fails to parse is treated as absent and redone."""
 
+import errno
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import torch
 
+from .errors import LotteryError
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
 
 def atomic_write(path: Path, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _write_error(e, path, data) from None
     try:
         with os.fdopen(fd, "wb") as f:
+            # mkstemp creates 0600 files; results should be as readable as any other file the user creates
+            os.fchmod(f.fileno(), 0o666 & ~current_umask())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in NO_SPACE:
+            raise _write_error(e, path, data) from None
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _write_error(e: OSError, path: Path, data: bytes) -> Exception:
+    """A full disk (or quota) as one line naming the folder and the space needed; other errors unchanged."""
+    if e.errno not in NO_SPACE:
+        return e
+    try:
+        free = f", {_size(shutil.disk_usage(path.parent).free)} free"
+    except OSError:
+        free = ""
+    return LotteryError(f"no space left to write {path.name} in {path.parent} ({_size(len(data))} needed{free}); "
+                        "free some space (files already written are intact) and run the same command again")
+
+
+def _size(n: int) -> str:
+    return f"{n} bytes" if n < 1_000_000 else f"{n / 1e6:.1f} MB"
 
 
 def save_json(path: Path, obj) -> None:

@@ -23,14 +23,15 @@ def verify(path: Path, expected_sha256: str) -> None:
     if actual != expected_sha256:
         raise LotteryError(
             f"corrupt or truncated data file {path}: sha256 is {actual}, expected {expected_sha256}; "
-            "delete it and download it again (or pass --download)"
+            "put the official file there, or pass --download to replace it with a verified download"
         )
 
 
 def fetch(folder: Path, filename: str, sha256: str, mirrors: list[str], download: bool) -> Path:
     """Return ``folder/filename`` after checking its sha256; download it first if absent and allowed.
 
-    A file that exists but fails the checksum is never used nor silently replaced.
+    A file that exists but fails the checksum is never used; with ``download`` it is replaced by a
+    downloaded copy once that copy passes the checksum (until then it stays as it was).
     """
     path = Path(folder) / filename
     if not path.exists():
@@ -38,6 +39,8 @@ def fetch(folder: Path, filename: str, sha256: str, mirrors: list[str], download
             raise LotteryError(
                 f"missing data file {path}; put the official file there, or pass --download to fetch it"
             )
+        _download(path, sha256, mirrors)
+    elif download and sha256_of(path) != sha256:
         _download(path, sha256, mirrors)
     verify(path, sha256)
     return path

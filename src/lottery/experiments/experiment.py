@@ -18,6 +18,7 @@ from ..options import RunOptions, SpeedOptions
 from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
 from .level_queue import LevelQueue
 from .recording import LevelRequest
+from .records import check_numerics, finished_record, numerics, remove_stale_temp_files
 from ..storage import load_json, load_tensors, save_json, save_tensors
 
 
@@ -66,6 +67,12 @@ class Experiment:
         except filelock.Timeout:
             raise LotteryError(f"another lottery process is already running the experiment in "
                                f"{self.paths.folder}; wait for it to finish (or stop it) and run again") from None
+        try:
+            remove_stale_temp_files(self.paths.folder)
+            check_numerics(self.paths, self.numerics)
+        except BaseException:
+            self._lock.release()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -161,7 +168,12 @@ class Experiment:
 
     # -- one level ----------------------------------------------------------------------------
     def finished(self, paths: LevelPaths) -> dict | None:
-        return load_json(paths.metrics)
+        """The level's metrics if it finished intact (a damaged level is redone: see records.py)."""
+        return finished_record(paths)
+
+    @property
+    def numerics(self) -> dict:
+        return numerics(self.speed, self.device)
 
     @cached_property
     def level_queue(self) -> LevelQueue:

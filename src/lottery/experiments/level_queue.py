@@ -83,7 +83,7 @@ class LevelQueue:
                                      progress=exp.progress, description=label, eval_dtype=exp.speed.eval_dtype,
                                      sparse=exp.speed.sparse_below if exp.device.type == "cpu" else None)
                 for (i, request, paths, _), result in zip(chunk, results):
-                    out[i] = (record_level(request, paths, result, exp.seeds(request.trial)), result)
+                    out[i] = (record_level(request, paths, result, exp.seeds(request.trial), exp.numerics), result)
         return out
 
     def _prepare_level(self, request: LevelRequest, paths: LevelPaths) -> Job:

@@ -34,7 +34,7 @@ class LevelRequest:
         return exp.paths.trial(self.trial).level(self.branch, self.level)
 
 
-def record_level(request: LevelRequest, paths: LevelPaths, result, seeds: dict) -> dict:
+def record_level(request: LevelRequest, paths: LevelPaths, result, seeds: dict, numerics: dict) -> dict:
     """Save what training ``request`` gave (``result``: a training/batched result) and return its metrics.
     ``seeds``: the trial's named seeds, recorded with the level."""
     mask, snapshot = request.mask, request.snapshot
@@ -42,7 +42,8 @@ def record_level(request: LevelRequest, paths: LevelPaths, result, seeds: dict) 
     check_pruned_are_zero(result.final_state, mask, paths.folder)
     metrics = {"trial": request.trial, "branch": request.branch, "level": request.level, "density": measured,
                "layer_density": layer_density(mask), "summary": result.summary,
-               "curve": result.curve.to_dict(), "seeds": seeds, **(request.extra or {})}
+               "curve": result.curve.to_dict(), "seeds": seeds, "numerics": numerics,
+               **(request.extra or {})}
     save_tensors(paths.final, {k: v.cpu() for k, v in result.final_state.items()})
     if snapshot:
         save_tensors(snapshot[1], {k: v.cpu() for k, v in result.snapshot.items()})

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import LotteryError
 from ..experiments.branches import branch_kind, branch_order
 from ..experiments.layout import ExperimentPaths
+from ..experiments.records import TABLE_KEYS, is_level_record
 from ..storage import load_json
 
 SUMMARY_KEYS = ("early_stop_iteration", "val_loss_at_early_stop", "test_acc_at_early_stop",
@@ -25,7 +26,7 @@ def load_experiment(folder: Path) -> tuple[dict, list[dict]]:
         for branch in tp.branches():
             for level in tp.levels(branch):
                 metrics = load_json(tp.level(branch, level).metrics)
-                if is_record_of(metrics, trial, branch, level):
+                if is_record_of(metrics, trial, branch, level) and is_level_record(metrics, keys=TABLE_KEYS):
                     runs.append(metrics)
     return info, runs
 

@@ -19,6 +19,7 @@ from ..pruning import Mask, pruned_weights_nonzero
 from ..seeds import derive_seed
 from .metrics import Curve, summarize
 from .optim import learning_rate, make_optimizer, schedule_is_constant
+from .rng import restore_rng_state, rng_state
 
 EVAL_BATCH = 2000
 
@@ -138,7 +139,7 @@ def _train(model: nn.Module, mask: Mask, data: DataSplits, hp: TrainingHparams, 
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         match_optimizer_state_layout(optimizer)
-        torch.set_rng_state(state["rng"])
+        restore_rng_state(state, device)
         curve, best_state, start = Curve(**state["curve"]), state["best_state"], state["iteration"]
         snapshot, elapsed = state.get("snapshot"), state.get("elapsed", 0.0)
     check_mask_invariant(model, mask, "at the start of training")
@@ -164,7 +165,7 @@ def _train(model: nn.Module, mask: Mask, data: DataSplits, hp: TrainingHparams, 
             if checkpoint and it > start and it % checkpoint_every < hp.eval_every:
                 save_tensors(checkpoint, {
                     "iteration": it, "model": contiguous_state(model),
-                    "optimizer": contiguous_optimizer_state(optimizer), "rng": torch.get_rng_state(),
+                    "optimizer": contiguous_optimizer_state(optimizer), **rng_state(device),
                     "curve": curve.to_dict(), "best_state": best_state, "snapshot": snapshot,
                     "elapsed": elapsed + time.perf_counter() - began})
         if snapshot_at is not None and it == snapshot_at:
