@@ -48,10 +48,12 @@ def test_analyze_writes_figures_and_tables(experiment, tmp_path, capsys):
     for r in rows:
         if r["analysis"] == "overlap_successive_levels" and r["statistic"] == "jaccard_mean" and r["layer"] != "all":
             k = int(r["level"])
-            ratios = [int(exp.mask(t, "ticket", k)[r["layer"]].sum()) / int(exp.mask(t, "ticket", k - 1)[r["layer"]].sum())
+            layer = r["layer"]
+            ratios = [int(exp.mask(t, "ticket", k)[layer].sum()) / int(exp.mask(t, "ticket", k - 1)[layer].sum())
                       for t in (0, 1)]
             assert float(r["value"]) == pytest.approx(sum(ratios) / 2, rel=1e-3)
-    densities = {(r["branch"], r["level"], r["layer"]): float(r["value"]) for r in rows if r["analysis"] == "layer_density"}
+    densities = {(r["branch"], r["level"], r["layer"]): float(r["value"])
+                 for r in rows if r["analysis"] == "layer_density"}
     assert densities[("ticket", "2", "hidden.0.weight")] == pytest.approx(0.8 ** 2, abs=1e-4)
     assert densities[("oneshot", "2", "output.weight")] == pytest.approx(0.9 ** 2, abs=1e-3)
     assert "overlap_between_trials" in (out / "analysis.md").read_text()

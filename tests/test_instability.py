@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from lottery.analysis.instability import error_barrier, interpolate, path_errors, recompute_batchnorm
+from lottery.analysis.instability import bump_height, error_barrier, interpolate, path_errors, recompute_batchnorm
 
 
 def test_error_barrier_of_a_known_bump():
@@ -12,6 +12,14 @@ def test_error_barrier_of_a_known_bump():
     assert error_barrier([0.2, 0.1, 0.2]) == pytest.approx(0.0)  # a dip is no barrier
     with pytest.raises(ValueError):
         error_barrier([0.1])
+
+
+def test_bump_height_is_measured_from_the_line_between_the_ends():
+    alphas = [0, 0.25, 0.5, 0.75, 1]
+    assert bump_height(alphas, [0.1, 0.3, 0.5, 0.3, 0.2]) == pytest.approx(0.5 - 0.15)
+    rising = [0.1, 0.11, 0.14, 0.17, 0.2]  # never above the line: no bump, though the barrier is 0.05
+    assert bump_height(alphas, rising) == 0 and error_barrier(rising) == pytest.approx(0.05)
+    assert bump_height(alphas, [0.1, 0.1, 0.3, 0.2, 0.2]) == pytest.approx(0.15)
 
 
 def permuted_pair():

@@ -245,7 +245,8 @@ def cmd_instability(args) -> int:
                                        download=args.download, device=args.device, progress=not args.no_progress)
     for r in results:
         print(f"level {r.level} (Pm {100 * r.density:.3g}%) rewind {r.rewind}: error barrier "
-              f"{100 * r.barrier:.2f} percentage points (ends {100 * r.errors[0]:.2f}% / {100 * r.errors[-1]:.2f}%)")
+              f"{100 * r.barrier:.2f}, bump {100 * r.bump:.2f} percentage points "
+              f"(ends {100 * r.errors[0]:.2f}% / {100 * r.errors[-1]:.2f}%)")
     print("\n".join(str(path) for path in written))
     return 0
 
@@ -301,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("lottery_analysis"),
                    help="folder for the figures and tables (default ./lottery_analysis)")
     p.add_argument("--levels", type=_int_list, metavar="K,L,...",
-                   help="ticket levels of the histograms and connectivity maps (default: 3 spread over the pruned levels)")
+                   help="ticket levels of the histograms and connectivity maps "
+                        "(default: 3 spread over the pruned levels)")
     p.set_defaults(func=cmd_analyze)
     p = sub.add_parser("instability", help="error barrier between two copies of a ticket trained with different "
                        "data orders (linear mode connectivity)")

@@ -41,7 +41,8 @@ class Analysis:
             missing = sorted(set(levels) - set(pruned))
             if missing:
                 raise UsageError(f"--levels: level(s) {', '.join(map(str, missing))} are not pruned ticket levels "
-                                 f"finished in every trial of {folder} (those are: {', '.join(map(str, pruned)) or 'none'})")
+                                 f"finished in every trial of {folder} "
+                                 f"(those are: {', '.join(map(str, pruned)) or 'none'})")
             self.chosen = sorted(set(levels))
         self.rows: list[list] = []
         self._masks: dict = {}
@@ -123,13 +124,15 @@ class Analysis:
                 start, mask = self.exp.start(t), self.mask(t, TICKET, k)
                 parts.append((anatomy.start_values(start, mask),
                               anatomy.magnitude_change(start, self.exp.final(t, TICKET, k), mask)))
-            values[k] = {layer: tuple(torch.cat([p[0][layer][i] for p in parts]) for i in (0, 1)) for layer in parts[0][0]}
+            values[k] = {layer: tuple(torch.cat([p[0][layer][i] for p in parts]) for i in (0, 1))
+                         for layer in parts[0][0]}
             changes[k] = {layer: torch.cat([p[1][layer] for p in parts]) for layer in parts[0][1]}
             for layer, (kept, pruned) in values[k].items():
                 for label, v in (("kept", kept), ("pruned", pruned)):
                     if v.numel():
                         self.add("start_values", TICKET, k, layer, f"mean_abs_{label}", float(v.abs().mean()))
-                        self.add("start_values", TICKET, k, layer, f"std_{label}", float(v.std()) if v.numel() > 1 else 0.0)
+                        spread = float(v.std()) if v.numel() > 1 else 0.0
+                        self.add("start_values", TICKET, k, layer, f"std_{label}", spread)
                 change = changes[k][layer]
                 if change.numel():
                     self.add("magnitude_change", TICKET, k, layer, "median", float(change.median()))
@@ -221,12 +224,14 @@ def analyze(folders: list[Path], out: Path, levels: list[int] | None = None) -> 
     experiments = [ExperimentFolder(Path(f)) for f in folders]  # every folder checked before any work
     names = [e.name for e in experiments]
     if len(set(names)) < len(names):
-        raise UsageError(f"the same experiment is given twice: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
+        twice = sorted(n for n in set(names) if names.count(n) > 1)
+        raise UsageError(f"the same experiment is given twice: {', '.join(twice)}")
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise LotteryError(f"cannot write the analysis to {out}: {e.strerror}; choose another folder with --out") from None
+        raise LotteryError(f"cannot write the analysis to {out}: {e.strerror}; "
+                           "choose another folder with --out") from None
     written, rows, sections = [], [], []
     for folder, e in zip(folders, experiments):
         files, more_rows, section = analyze_experiment(Path(folder), out if len(folders) == 1 else out / e.name, levels)
@@ -238,7 +243,7 @@ def analyze(folders: list[Path], out: Path, levels: list[int] | None = None) -> 
     writer.writerow(CSV_HEADER)
     writer.writerows([r[:-1] + [_fmt(r[-1])] for r in rows])
     (out / "analysis.csv").write_text(text.getvalue())
-    (out / "analysis.md").write_text("# Ticket anatomy\n\nJaccard: |A ∩ B| / |A ∪ B| of kept sets; random_expected: "
-                                     "the same for two random masks with the same per-layer counts. "
-                                     "start values: θ0 (θk when rewinding).\n\n" + "\n\n".join(sections) + "\n")
+    intro = ("# Ticket anatomy\n\nJaccard: |A ∩ B| / |A ∪ B| of kept sets; random_expected: the same for two random "
+             "masks with the same per-layer counts. start values: θ0 (θk when rewinding).\n\n")
+    (out / "analysis.md").write_text(intro + "\n\n".join(sections) + "\n")
     return written + [out / "analysis.md", out / "analysis.csv"]

@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from matplotlib.ticker import MaxNLocator
+
 from ..report.plots import STYLE, plt, save_figure
 
 
@@ -26,6 +28,7 @@ def density_figure(densities: dict[str, dict[int, dict[str, float]]], title: str
             if points:
                 ax.plot(*zip(*points), marker="o", markersize=3, color=colors[layer], label=layer)
         ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(STYLE.get(branch, (None, None, branch))[2], fontsize=9)
         ax.set_xlabel("Pruning level")
         ax.grid(alpha=0.3)
@@ -50,17 +53,18 @@ def overlap_figure(panels: dict[str, dict[str, list[tuple[int, float, float]]]],
             ax.plot(x, [p[1] for p in points], marker="o", markersize=3, color=colors[layer], lw=width, label=layer)
             ax.plot(x, [p[2] for p in points], linestyle="--", color=colors[layer], lw=0.9)
         ax.set_title(name, fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("Pruning level")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("Jaccard of kept sets (dashed: random masks)")
+    axes[0, 0].set_ylabel("Jaccard (dashed: random masks)")
     axes[0, -1].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     return save_figure(fig, path)
 
 
 def _histogram_grid(samples: dict[int, dict[str, list[tuple[torch.Tensor, str, str]]]], xlabel: str,
-                    title: str, path: Path) -> Path:
+                    title: str, path: Path, zero_line: bool = False) -> Path:
     levels = sorted(samples)
     layers = list(dict.fromkeys(layer for by_layer in samples.values() for layer in by_layer))
     fig, axes = plt.subplots(len(levels), len(layers), figsize=(2.7 * len(layers) + 0.4, 1.9 * len(levels) + 0.6),
@@ -75,6 +79,8 @@ def _histogram_grid(samples: dict[int, dict[str, list[tuple[torch.Tensor, str, s
                 for v, label, color in series:
                     if v.numel():
                         ax.hist(v.numpy(), bins=edges, density=True, histtype="step", color=color, label=label)
+            if zero_line:
+                ax.axvline(0, color="black", lw=0.6, alpha=0.6)
             ax.set_yticks([])
             ax.tick_params(labelsize=6)
             if row == 0:
@@ -102,7 +108,7 @@ def change_figure(changes: dict[int, dict[str, torch.Tensor]], title: str, path:
     """Rows: levels; columns: layers; histogram of |θ_final| - |θ_start| of kept weights."""
     samples = {level: {layer: [(v, "kept weights", "tab:purple")] for layer, v in by_layer.items()}
                for level, by_layer in changes.items()}
-    return _histogram_grid(samples, "|final| - |start|", title, path)
+    return _histogram_grid(samples, "|final| - |start|", title, path, zero_line=True)
 
 
 def connectivity_figure(maps: dict[int, tuple[torch.Tensor, float]], outputs: int, title: str, path: Path) -> Path:

@@ -48,6 +48,14 @@ def error_barrier(errors: list[float]) -> float:
     return max(errors) - (errors[0] + errors[-1]) / 2
 
 
+def bump_height(alphas: list[float], errors: list[float]) -> float:
+    """Highest error along the path above the straight line between its two ends' errors (0 if never above).
+    Unlike :func:`error_barrier`, it is 0 for a path that only rises from the better end to the worse one,
+    where the barrier is half the difference of the ends."""
+    chord = [(1 - a) * errors[0] + a * errors[-1] for a in alphas]
+    return max(0.0, max(e - c for e, c in zip(errors, chord)))
+
+
 def interpolate(a: dict, b: dict, alpha: float, mask: Mask | None = None) -> dict:
     """(1 - alpha) a + alpha b for floating tensors (integer buffers such as batch counts come from ``a``);
     pruned entries of ``mask`` exactly zero."""
@@ -114,6 +122,10 @@ class PathResult:
     def barrier(self) -> float:
         return error_barrier(self.errors)
 
+    @property
+    def bump(self) -> float:
+        return bump_height(self.alphas, self.errors)
+
 
 class InstabilityRun:
     """Instability of the ticket of one trial of an experiment folder at chosen levels and rewind iterations."""
@@ -123,7 +135,8 @@ class InstabilityRun:
         self.exp = ExperimentFolder(Path(folder))
         self.hp = self.exp.hparams
         if trial not in self.exp.trials():
-            raise UsageError(f"{folder} has no trial {trial} (trials: {', '.join(map(str, self.exp.trials())) or 'none'})")
+            trials = ", ".join(map(str, self.exp.trials())) or "none"
+            raise UsageError(f"{folder} has no trial {trial} (trials: {trials})")
         self.trial, self.device, self.progress = trial, torch.device(device), progress
         d = self.hp.dataset
         self.data = (data or load_splits(d.name, data_dir, download, d.validation_size, d.split_seed)).to(self.device)
@@ -139,7 +152,7 @@ class InstabilityRun:
         model.load_state_dict(state)
         apply_mask(model, mask)
         t = self.hp.training
-        hp = replace(t, iterations=iterations, eval_every=iterations)  # curves are not needed: evaluate only at the ends
+        hp = replace(t, iterations=iterations, eval_every=iterations)  # no curve needed: evaluate at the ends only
         result = train(model, mask, self.data, hp, seed, start_iteration=start_iteration, progress=self.progress,
                        description=what, augment=flip_and_crop if self.hp.dataset.augment else None)
         return result.final_state
@@ -240,15 +253,18 @@ def write_outputs(results: list[PathResult], out: Path, title: str) -> list[Path
         written.append(save_figure(fig, out / "instability_barrier.png"))
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["level", "pm_percent", "rewind", "barrier", "error_a", "error_b", "max_error"])
+    writer.writerow(["level", "pm_percent", "rewind", "barrier", "bump", "error_a", "error_b", "max_error"])
     lines = [f"# Instability: {title}", "",
              "Test error along the line between two copies trained from the same start with different data orders; "
-             "barrier = highest error on the line minus the mean of the two ends (percentage points).", "",
-             "| level | Pm % | rewind | barrier | error A % | error B % | max error % |", "|---|---|---|---|---|---|---|"]
+             "barrier = highest error on the line minus the mean of the two ends; bump = highest error above the "
+             "straight line between the ends' errors (both in percentage points).", "",
+             "| level | Pm % | rewind | barrier | bump | error A % | error B % | max error % |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in sorted(results, key=lambda r: (r.level, r.rewind)):
-        writer.writerow([r.level, f"{100 * r.density:.4g}", r.rewind, f"{r.barrier:.6g}", f"{r.errors[0]:.6g}",
+        writer.writerow([r.level, f"{100 * r.density:.4g}", r.rewind, f"{r.barrier:.6g}", f"{r.bump:.6g}",
+                         f"{r.errors[0]:.6g}",
                          f"{r.errors[-1]:.6g}", f"{max(r.errors):.6g}"])
-        lines.append(f"| {r.level} | {100 * r.density:.3g} | {r.rewind} | {100 * r.barrier:.2f} | "
+        lines.append(f"| {r.level} | {100 * r.density:.3g} | {r.rewind} | {100 * r.barrier:.2f} | {100 * r.bump:.2f} | "
                      f"{100 * r.errors[0]:.2f} | {100 * r.errors[-1]:.2f} | {100 * max(r.errors):.2f} |")
     curves = io.StringIO()
     cw = csv.writer(curves, lineterminator="\n")
