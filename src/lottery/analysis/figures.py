@@ -1,17 +1,24 @@
 """Figures of ticket anatomy, drawn from plain numbers (any model, any source of masks)."""
 
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..report.plots import STYLE, plt, save_figure
 
 
 def _layer_colors(layers: list[str]):
     return dict(zip(layers, plt.get_cmap("tab10")(np.arange(len(layers)) % 10)))
+
+
+def _two_and_five(value: float, _) -> str:
+    """Minor tick labels of a log axis at 2 and 5 times a power of ten only (readable over several decades)."""
+    lead = value / 10 ** math.floor(math.log10(value)) if value > 0 else 0
+    return f"{value:g}" if round(lead) in (2, 5) else ""
 
 
 def density_figure(densities: dict[str, dict[int, dict[str, float]]], title: str, path: Path) -> Path:
@@ -28,6 +35,8 @@ def density_figure(densities: dict[str, dict[int, dict[str, float]]], title: str
             if points:
                 ax.plot(*zip(*points), marker="o", markersize=3, color=colors[layer], label=layer)
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_two_and_five))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(STYLE.get(branch, (None, None, branch))[2], fontsize=9)
         ax.set_xlabel("Pruning level")
