@@ -204,6 +204,8 @@ def run_instability(folder: Path, levels: list[int], rewinds: list[int] | None, 
     points), then write the figure and tables. ``rewinds`` None: the experiment's own rewind iteration."""
     if points < 2:
         raise UsageError(f"--points must be at least 2, got {points}")
+    if not levels:
+        raise UsageError("--level names no level to measure")
     run = InstabilityRun(folder, trial, data_dir=data_dir, download=download, device=device, progress=progress,
                          data=data)
     rewinds = sorted(set(rewinds)) if rewinds else [run.hp.rewind_iteration]
