@@ -230,6 +230,29 @@ def cmd_presets(args) -> int:
     return 0
 
 
+def cmd_analyze(args) -> int:
+    from .analysis.analyze import analyze
+
+    print("\n".join(str(path) for path in analyze(args.experiments, args.out, args.levels)))
+    return 0
+
+
+def cmd_instability(args) -> int:
+    from .analysis.instability import run_instability
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results, written = run_instability(args.experiment, list(args.level), list(args.rewind) if args.rewind else None,
+                                       args.out, trial=args.trial, points=args.points, data_dir=args.data_dir,
+                                       download=args.download, device=args.device, progress=not args.no_progress)
+    for r in results:
+        print(f"level {r.level} (Pm {100 * r.density:.3g}%) rewind {r.rewind}: error barrier "
+              f"{100 * r.barrier:.2f}, bump {100 * r.bump:.2f} percentage points "
+              f"(ends {100 * r.errors[0]:.2f}% / {100 * r.errors[-1]:.2f}%)")
+    print("\n".join(str(path) for path in written))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lottery", description="Find winning lottery tickets (Frankle & Carbin 2019).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -275,6 +298,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("presets", help="list the paper's settings available as --preset")
     p.set_defaults(func=cmd_presets)
+    p = sub.add_parser("analyze", help="ticket anatomy: per-layer density, mask overlaps, start values, input "
+                       "connectivity (figures + analysis.md/.csv)")
+    p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
+    p.add_argument("--out", type=Path, default=Path("lottery_analysis"),
+                   help="folder for the figures and tables (default ./lottery_analysis)")
+    p.add_argument("--levels", type=_int_list, metavar="K,L,...",
+                   help="ticket levels of the histograms and connectivity maps "
+                        "(default: 3 spread over the pruned levels)")
+    p.set_defaults(func=cmd_analyze)
+    p = sub.add_parser("instability", help="error barrier between two copies of a ticket trained with different "
+                       "data orders (linear mode connectivity)")
+    p.add_argument("experiment", type=Path, metavar="EXPERIMENT_DIR")
+    p.add_argument("--level", type=_int_list, required=True, metavar="L,M,...", help="ticket level(s) to measure")
+    p.add_argument("--rewind", type=_int_list, metavar="K,J,...",
+                   help="start from the dense network's weights at these iterations (0: θ0; default: the "
+                        "experiment's own rewind iteration)")
+    p.add_argument("--points", type=_positive_int, default=30, help="points on the interpolation line (default 30)")
+    p.add_argument("--trial", type=int, default=0, help="trial whose ticket is measured (default 0)")
+    p.add_argument("--out", type=Path, default=Path("lottery_instability"),
+                   help="folder for the figure and tables (default ./lottery_instability)")
+    p.add_argument("--data-dir", type=Path, help="folder with the data set's official files")
+    p.add_argument("--download", action="store_true", help="download missing data files (checksums verified)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=_positive_int, metavar="N", help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_instability)
     return parser
 
 
