@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from lottery.analysis import (border_share, expected_random_jaccard, expected_random_jaccard_counts, first_image_layer,
-                              input_connectivity, jaccard, magnitude_change, mask_shuffle, sign_preserving_reinit,
-                              start_values, weight_shuffle)
+                              input_connectivity, jaccard, magnitude_change, start_values)
+from lottery.pruning.draws import mask_shuffle, sign_preserving_reinit, weight_shuffle
 from lottery.api import TicketSearch
 from lottery.models import get_model_spec
 from lottery.pruning import random_mask_like

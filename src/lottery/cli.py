@@ -303,15 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
     p.add_argument("--out", type=Path, default=Path("lottery_analysis"),
                    help="folder for the figures and tables (default ./lottery_analysis)")
-    p.add_argument("--levels", type=_int_list, metavar="K,L,...",
+    p.add_argument("--levels", type=int_list, metavar="K,L,...",
                    help="ticket levels of the histograms and connectivity maps "
                         "(default: 3 spread over the pruned levels)")
     p.set_defaults(func=cmd_analyze)
     p = sub.add_parser("instability", help="error barrier between two copies of a ticket trained with different "
                        "data orders (linear mode connectivity)")
     p.add_argument("experiment", type=Path, metavar="EXPERIMENT_DIR")
-    p.add_argument("--level", type=_int_list, required=True, metavar="L,M,...", help="ticket level(s) to measure")
-    p.add_argument("--rewind", type=_int_list, metavar="K,J,...",
+    p.add_argument("--level", type=int_list, required=True, metavar="L,M,...", help="ticket level(s) to measure")
+    p.add_argument("--rewind", type=int_list, metavar="K,J,...",
                    help="start from the dense network's weights at these iterations (0: θ0; default: the "
                         "experiment's own rewind iteration)")
     p.add_argument("--points", type=_positive_int, default=30, help="points on the interpolation line (default 30)")

@@ -18,7 +18,7 @@ from ..report.results import branch_kind, _branch_order
 from ..storage import load_json
 from . import anatomy, figures
 from .folder import ExperimentFolder
-from .overlap import ALL, expected_random_jaccard, jaccard
+from .overlap import expected_random_jaccard, jaccard
 
 ONESHOT = "oneshot"
 CSV_HEADER = ["experiment", "analysis", "branch", "level", "layer", "statistic", "value"]

@@ -55,6 +55,7 @@ class Branch:
     order: ClassVar[int]  # position in tables, figures and the run order of a trial (ticket first)
     style: ClassVar[Style]
     figures: ClassVar[tuple[int, ...]] = ()  # the paper's figures this branch is drawn in
+    from_paper: ClassVar[bool] = True  # one of the 2019 paper's branches: a report notes when it is missing
     flag: ClassVar[str | None] = None  # e.g. "--reinit-draws"; None: always run (the ticket chain)
     help: ClassVar[str] = ""
     drawn: ClassVar[bool] = True

@@ -36,7 +36,7 @@ class LevelRequest:
 
 def record_level(request: LevelRequest, paths: LevelPaths, result, seeds: dict, numerics: dict) -> dict:
     """Save what training ``request`` gave (``result``: a training/batched result) and return its metrics.
-    ``seeds``: the trial's named seeds, recorded with the level."""
+    ``seeds`` (the trial's named seeds) and ``numerics`` (settings that change numbers) are recorded with it."""
     mask, snapshot = request.mask, request.snapshot
     measured = density(mask)
     check_pruned_are_zero(result.final_state, mask, paths.folder)

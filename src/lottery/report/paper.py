@@ -108,10 +108,10 @@ def check_curve_levels(e: LoadedExperiment, wanted: list[int] | None) -> list[in
 
 
 def missing_branch_notes(e: LoadedExperiment) -> list[str]:
-    """A note for each registered branch that feeds a paper figure but was not run."""
+    """A note for each of the paper's branches that feeds one of its figures but was not run."""
     present, notes = e.branches(), []
     for branch in requestable_branches():
-        if branch.figures and branch.name not in present:
+        if branch.from_paper and branch.figures and branch.name not in present:
             *rest, last = [str(f) for f in branch.figures]
             figure = f"Figures {', '.join(rest)} and {last}" if rest else f"Figure {last}"
             notes.append(f"{e.name}: no {branch.name} branch for {figure} "

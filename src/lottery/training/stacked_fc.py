@@ -8,7 +8,6 @@ trajectory as K separate runs of :func:`training.loop.train`, up to float roundi
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..models.lenet import FullyConnected

@@ -15,7 +15,8 @@ studies, and pruned positions are exactly zero. ``start`` is θ0, or θk when th
 
 import torch
 
-from ..pruning import Mask, random_mask_like
+from .mask import Mask
+from .magnitude import random_mask_like
 
 
 def _masked_copy(start: dict, mask: Mask) -> dict:
