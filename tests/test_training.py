@@ -115,7 +115,8 @@ def test_conv_nets_train_channels_last_on_cpu_with_the_same_results(tiny_data):
     standard = train(model, mask, tiny_data, hp, seed=0, progress=False, channels_last=False)
     model, mask = pruned_conv(tiny_data)
     fast = train(model, mask, tiny_data, hp, seed=0, progress=False)  # channels-last: the default here
-    assert fast.curve.val_loss == pytest.approx(standard.curve.val_loss, rel=1e-4)
+    # abs: a near-zero loss (log-softmax of a confident logit) carries an absolute rounding error
+    assert fast.curve.val_loss == pytest.approx(standard.curve.val_loss, rel=1e-4, abs=1e-8)
     for name, value in standard.final_state.items():
         torch.testing.assert_close(fast.final_state[name], value, rtol=1e-4, atol=1e-5)
     assert all(v.is_contiguous() for v in fast.final_state.values())

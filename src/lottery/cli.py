@@ -60,6 +60,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--momentum", type=float)
     g.add_argument("--weight-decay", type=float)
     g.add_argument("--batch-size", type=_positive_int)
+    g.add_argument("--precision", choices=["fp32", "bf16", "fp16"], help="training compute precision (default fp32)")
     g.add_argument("--iterations", type=_positive_int, help="training iterations per level")
     g.add_argument("--eval-every", type=_positive_int, help="iterations between evaluations (paper: 100)")
     g.add_argument("--warmup", type=int, help="linear learning-rate warmup iterations")
@@ -154,6 +155,7 @@ def hparams_from_args(args: argparse.Namespace) -> ExperimentHparams:
                        augment=a.get("augment"))
     training = override(hp.training, **{k: a.get(k) for k in (
         "optimizer", "lr", "momentum", "weight_decay", "batch_size", "iterations", "eval_every", "warmup", "lr_drops")})
+    training = override(training, precision=a.get("precision"))
     pruning = override(hp.pruning, **{k: a.get(k) for k in (
         "strategy", "conv_rate", "fc_rate", "output_rate", "shortcut_rate", "global_rate", "ignore")})
     return override(hp, model=model, dataset=dataset, training=training, pruning=pruning,

@@ -39,6 +39,7 @@ class TrainingHparams:
     warmup: int = 0  # linear learning-rate warmup over this many iterations
     lr_drops: tuple[int, ...] = ()  # iterations at which the learning rate is multiplied by lr_drop_factor
     lr_drop_factor: float = 0.1
+    precision: str = "fp32"  # fp32 | bf16 | fp16: autocast dtype of the forward/backward (weights stay float32)
 
 
 @dataclass(frozen=True)
