@@ -219,7 +219,8 @@ def test_train_accuracy_is_measured_on_a_fixed_seeded_subset(tiny_data):
     x, y = train_subset(tiny_data, 100)
     again_x, _ = train_subset(tiny_data, 100)
     assert len(y) == 100 and torch.equal(x, again_x)
-    assert train_subset(tiny_data, None)[1] is tiny_data.train_y and train_subset(tiny_data, 10_000)[1] is tiny_data.train_y
+    assert train_subset(tiny_data, None)[1] is tiny_data.train_y
+    assert train_subset(tiny_data, 10_000)[1] is tiny_data.train_y
     hp = TrainingHparams(lr=1e-2, batch_size=20, iterations=40, eval_every=20)
     model, mask = pruned_lenet(tiny_data)
     result = train(model, mask, tiny_data, hp, seed=0, progress=False, train_accuracy_examples=100)

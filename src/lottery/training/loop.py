@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import BatchStream, DataSplits
-from ..errors import LotteryError
 from ..storage import load_tensors
 from ..hparams import TrainingHparams
 from ..models.base import LotteryModel
