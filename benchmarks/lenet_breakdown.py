@@ -3,10 +3,11 @@
 Trains K LeNet-300-100 networks together on MNIST-shaped random data with the paper's schedule
 (batch 60, Adam, evaluation on 5K + 10K images every 100 iterations, bf16 by default), one thread,
 and splits the wall time into the training step's forward/backward (``StackedFC.compute_grads``),
-the Adam step, the evaluations, the two train-accuracy passes that end a run, and the rest (batch
-gather, Python), each per iteration of all K networks.
+the Adam step, the evaluations (including the two train-accuracy passes on 10K training images that
+end a run), and the rest (batch gather, Python), each per iteration of all K networks.
+``--precision bf16`` trains with bfloat16 matmuls (the ``--precision`` of ``lottery run``).
 
-    python benchmarks/lenet_breakdown.py [--k 8] [--iterations 2000] [--eval-precision fp32]
+    python benchmarks/lenet_breakdown.py [--k 8] [--iterations 2000] [--eval-precision fp32] [--precision bf16]
 """
 
 import argparse
@@ -17,9 +18,10 @@ import lottery  # noqa: F401  (first: sets the speed environment before torch lo
 import torch
 
 from lenet_speed import hparams, lenets, mnist_shaped
-from lottery.training import batched
+from dataclasses import replace
+
 from lottery.options import EVAL_PRECISIONS
-from lottery.training.batched import train_many
+from lottery.training.batched import StackedEngine, train_many
 from lottery.training.stacked_fc import StackedFC
 
 
@@ -52,20 +54,23 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=8, help="networks trained together (default 8)")
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--eval-precision", choices=sorted(EVAL_PRECISIONS), default="bf16")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="training precision")
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = mnist_shaped("cpu")
     dtype = EVAL_PRECISIONS[args.eval_precision]
-    train_many(lenets(data, args.k, 0), data, hparams(50), progress=False, eval_dtype=dtype)  # warm-up
+    train_many(lenets(data, args.k, 0), data, replace(hparams(50), precision=args.precision), progress=False,
+               eval_dtype=dtype)  # warm-up
     parts = {"forward + backward": (StackedFC, "compute_grads"), "Adam step": (torch.optim.Adam, "step"),
-             "evaluations": (batched._StackedRun, "_record"),
-             "train-accuracy passes": (batched._StackedRun, "_train_accuracy")}
+             "evaluations": (StackedEngine, "evaluate")}
     with timers(parts) as spent:
         began = time.perf_counter()
-        train_many(lenets(data, args.k, 0), data, hparams(args.iterations), progress=False, eval_dtype=dtype)
+        train_many(lenets(data, args.k, 0), data, replace(hparams(args.iterations), precision=args.precision),
+                   progress=False, eval_dtype=dtype)
         total = time.perf_counter() - began
     spent["batch gather, Python, rest"] = total - sum(spent.values())
-    print(f"K={args.k}, {args.iterations} iterations, {args.eval_precision} evaluation, 1 thread: "
+    print(f"K={args.k}, {args.iterations} iterations, {args.precision} training, {args.eval_precision} evaluation, "
+          f"1 thread: "
           f"{total / args.iterations * 1e3:.2f} ms per iteration of all {args.k} networks "
           f"({args.k * args.iterations / total:.0f} model-iterations/s)")
     for name, seconds in spent.items():

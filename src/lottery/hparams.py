@@ -103,6 +103,7 @@ def _strategies() -> list[str]:
 
 
 OPTIMIZERS = ("adam", "sgd")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,9 @@ class TrainingHparams:
                                         help="iterations at which the learning rate is multiplied by --lr-drop-factor")
     lr_drop_factor: float = setting(0.1, check=positive_number, metavar="FACTOR",
                                     help="what each --lr-drops multiplies the learning rate by")
+    precision: str = setting("fp32", choices=lambda: list(PRECISIONS), check=one_of(PRECISIONS),
+                             help="training compute precision: autocast dtype of the forward and backward passes; "
+                                  "weights and optimizer state stay float32 (fp16 needs CUDA)")
 
 
 @dataclass(frozen=True)

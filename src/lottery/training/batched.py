@@ -4,32 +4,31 @@ Each network keeps everything that makes its run its own: its weights and mask, 
 its data order, through the same :class:`BatchStream`), its optimizer state, its learning curve,
 early stop, snapshot and checkpoint file. What is shared is the computation: one stacked training
 step for all K (see :mod:`stacked_fc`) and one evaluation pass of all K networks over the
-validation and test images together. The results equal K separate ``loop.train`` runs up to float
-rounding (tests/test_batched.py checks it), and checkpoints are written in ``loop.train``'s format,
-one file per network, so a run can be resumed either way.
+images. The schedule is :mod:`schedule`'s, as for ``loop.train``; the results equal K separate
+``loop.train`` runs up to float rounding (tests/test_batched.py checks it), and checkpoints have the
+one format, one file per network, so a run can be resumed either way.
 
 Models the stacked engine does not support (anything but ``lenet.FullyConnected`` without
-dropout) and runs with data augmentation are trained one after another with ``loop.train``.
+dropout), runs with data augmentation and fp16 runs are trained one after another with ``loop.train``.
 """
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..data import BatchStream, DataSplits
 from ..errors import LotteryError
 from ..hparams import TrainingHparams
 from ..pruning import Mask
 from ..seeds import derive_seed
-from ..storage import load_tensors, save_tensors
-from .loop import TrainResult, train
-from .metrics import Curve, summarize
-from .optim import learning_rate, make_optimizer, schedule_is_constant
+from ..storage import load_tensors
+from .loop import train
+from .optim import make_optimizer
+from .precision import compute_dtype
+from .schedule import TRAIN_ACCURACY_EXAMPLES, TrainResult, run_schedule
 from .stacked_fc import StackedFC, stackable_fc
 
 EVAL_ROWS = 4096  # rows of (images x networks) per evaluation chunk: keeps activations in cache
@@ -45,15 +44,17 @@ class Job:
     checkpoint: Path | None = None
 
 
-def can_batch(models: list[nn.Module], augment=None) -> bool:
-    """Whether :func:`train_many` trains these models together (otherwise one after another)."""
-    return augment is None and stackable_fc(models)
+def can_batch(models: list[nn.Module], augment=None, precision: str = "fp32") -> bool:
+    """Whether :func:`train_many` trains these models together (otherwise one after another).
+    fp16 needs loss scaling, which the hand-written stacked step does not do."""
+    return augment is None and precision != "fp16" and stackable_fc(models)
 
 
 def train_many(jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, checkpoint_every: int = 1000,
                augment=None, start_iteration: int = 0, snapshot_at: int | None = None, debug: bool = False,
                progress: bool = True, description: str = "train", eval_dtype: torch.dtype = torch.float32,
-               sparse: float | None = None) -> list[TrainResult]:
+               sparse: float | None = None,
+               train_accuracy_examples: int | None = TRAIN_ACCURACY_EXAMPLES) -> list[TrainResult]:
     """``[loop.train(job.model, job.mask, data, hp, job.seed, checkpoint=job.checkpoint, ...) for job in jobs]``,
     computed together. Every model ends holding its final weights, as after ``loop.train``.
 
@@ -61,14 +62,16 @@ def train_many(jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, checkp
     with AMX/AVX-512-BF16 and on GPUs, accuracies within 0.2 percentage points; for models trained
     one by one, the model runs under autocast).
     ``sparse``: train layers whose networks all keep at most this fraction of weights with sparse
-    kernels (None: dense kernels only).
+    kernels (None: dense kernels only; bf16 training always uses dense kernels).
+    ``train_accuracy_examples``: as in ``loop.train``.
     """
     if not jobs:
         return []
-    if not can_batch([j.model for j in jobs], augment):
+    if not can_batch([j.model for j in jobs], augment, hp.precision):
         return [train(j.model, j.mask, data, hp, j.seed, checkpoint=j.checkpoint, checkpoint_every=checkpoint_every,
                       augment=augment, start_iteration=start_iteration, snapshot_at=snapshot_at, debug=debug,
-                      progress=progress, description=description, eval_dtype=eval_dtype) for j in jobs]
+                      progress=progress, description=description, eval_dtype=eval_dtype,
+                      train_accuracy_examples=train_accuracy_examples) for j in jobs]
     states = [load_tensors(j.checkpoint) if j.checkpoint else None for j in jobs]
     # Networks resumed from different iterations (a crash between two checkpoint writes) train apart.
     groups: dict[int | None, list[int]] = {}
@@ -76,10 +79,15 @@ def train_many(jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, checkp
         groups.setdefault(None if state is None else state["iteration"], []).append(i)
     results: list[TrainResult | None] = [None] * len(jobs)
     for members in groups.values():
-        run = _StackedRun([jobs[i] for i in members], [states[i] for i in members], data, hp,
-                          checkpoint_every=checkpoint_every, start_iteration=start_iteration,
-                          snapshot_at=snapshot_at, debug=debug, eval_dtype=eval_dtype, sparse=sparse)
-        for i, result in zip(members, run.train(progress, description)):
+        group = [jobs[i] for i in members]
+        engine = StackedEngine(group, data, hp, eval_dtype=eval_dtype, sparse=sparse)
+        trained = run_schedule(engine, data, hp, states=[states[i] for i in members],
+                               checkpoints=[j.checkpoint for j in group], checkpoint_every=checkpoint_every,
+                               start_iteration=start_iteration, snapshot_at=snapshot_at, debug=debug,
+                               progress=progress, description=description,
+                               train_accuracy_examples=train_accuracy_examples)
+        for i, job, result in zip(members, group, trained):
+            job.model.load_state_dict(result.final_state)  # as after loop.train: the model holds its final weights
             results[i] = result
     return results
 
@@ -130,132 +138,63 @@ def stack_optimizer_states(states: list[dict], pack=_same) -> dict:
             "param_groups": first["param_groups"]}
 
 
-def fresh_rng_state(seed: int) -> torch.Tensor:
-    """The global RNG state ``loop.train`` saves when no dropout has drawn from it yet."""
-    return torch.Generator().manual_seed(derive_seed(seed, "dropout")).get_state()
+class StackedEngine:
+    """The schedule's engine for K LeNets stacked into one computation (:class:`StackedFC`): one
+    training step for all K on their own batches, one evaluation pass for all K."""
 
-
-class _StackedRun:
-    """One group of networks trained in lockstep from the same iteration."""
-
-    def __init__(self, jobs: list[Job], states: list[dict | None], data: DataSplits, hp: TrainingHparams, *,
-                 checkpoint_every: int, start_iteration: int, snapshot_at: int | None, debug: bool,
-                 eval_dtype: torch.dtype, sparse: float | None):
-        self.jobs, self.data, self.hp = jobs, data, hp
-        self.checkpoint_every, self.snapshot_at, self.debug, self.eval_dtype = (
-            checkpoint_every, snapshot_at, debug, eval_dtype)
-        self.engine = StackedFC([j.model for j in jobs], [j.mask for j in jobs], sparse=sparse)
-        names = [n for n, _ in jobs[0].model.named_parameters()]
-        if self.engine.param_names != names:
-            raise LotteryError(f"internal error: stacked parameters {self.engine.param_names} != model's {names}")
-        self.optimizer = make_optimizer(self.engine.params, hp)
-        k = len(jobs)
-        self.curves = [Curve() for _ in range(k)]
-        self.best: list[dict | None] = [None] * k
-        self.snapshots: list[dict | None] = [None] * k
-        self.elapsed = [0.0] * k
-        self.start = start_iteration
-        if states[0] is not None:
-            for i, state in enumerate(states):
-                self.engine.load_state(i, state["model"])
-                self.curves[i], self.best[i] = Curve(**state["curve"]), state["best_state"]
-                self.snapshots[i], self.elapsed[i] = state.get("snapshot"), state.get("elapsed", 0.0)
-            self.optimizer.load_state_dict(stack_optimizer_states([s["optimizer"] for s in states], self.engine.pack))
-            self.start = states[0]["iteration"]
-        self._check_masks("at the start of training")
-        # Validation and test images evaluated in one pass (cast once when evaluating in low precision).
-        self.n_val = len(data.val_y)
-        self.eval_x = torch.cat([data.val_x, data.test_x]).to(eval_dtype)
-        self.eval_y = torch.cat([data.val_y, data.test_y])
-
-    def _check_masks(self, where: str) -> None:
-        bad = self.engine.pruned_nonzero()
-        if bad:
-            raise LotteryError(f"invariant violated {where}: pruned weights are nonzero in network(s) {bad} "
-                               f"of a batch of {self.engine.k}")
-
-    def _record(self, iteration: int) -> None:
-        loss, correct = evaluate_stacked(self.engine, self.eval_x, self.eval_y, self.eval_dtype)
-        n_val, n_test = self.n_val, len(self.eval_y) - self.n_val
-        val_loss = loss[:, :n_val].sum(1, dtype=torch.float64) / n_val
-        val_acc = correct[:, :n_val].sum(1, dtype=torch.float64) / n_val
-        test_acc = correct[:, n_val:].sum(1, dtype=torch.float64) / n_test
-        for i, (vl, va, ta) in enumerate(zip(val_loss.tolist(), val_acc.tolist(), test_acc.tolist())):
-            curve = self.curves[i]
-            curve.add(iteration, vl, va, ta)
-            if curve.best_index() == len(curve.val_loss) - 1:
-                self.best[i] = self.engine.state_of(i)
-
-    def _save_checkpoints(self, iteration: int, seconds: float) -> None:
-        stacked = self.optimizer.state_dict()
-        for i, job in enumerate(self.jobs):
-            if job.checkpoint is not None:
-                save_tensors(job.checkpoint, {
-                    "iteration": iteration, "model": self.engine.state_of(i),
-                    "optimizer": split_optimizer_state(stacked, i, self.engine.unpack),
-                    "rng": fresh_rng_state(job.seed),
-                    "curve": self.curves[i].to_dict(), "best_state": self.best[i], "snapshot": self.snapshots[i],
-                    "elapsed": self.elapsed[i] + seconds})
-
-    def _train_accuracy(self) -> list[float]:
-        x = self.data.train_x.to(self.eval_dtype)
-        _, correct = evaluate_stacked(self.engine, x, self.data.train_y, self.eval_dtype)
-        return correct.sum(1, dtype=torch.float64).div(len(self.data.train_y)).tolist()
-
-    def train(self, progress: bool, description: str) -> list[TrainResult]:
-        hp, engine, data = self.hp, self.engine, self.data
-        k, batch = engine.k, hp.batch_size
+    def __init__(self, jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, eval_dtype: torch.dtype,
+                 sparse: float | None):
+        self.k, self.data, self.eval_dtype = len(jobs), data, eval_dtype
         device = data.train_x.device
+        dtype = compute_dtype(hp.precision, device)
+        self.stacked = StackedFC([j.model for j in jobs], [j.mask for j in jobs],
+                                 sparse=sparse if dtype == torch.float32 else None, compute_dtype=dtype)
+        names = [n for n, _ in jobs[0].model.named_parameters()]
+        if self.stacked.param_names != names:
+            raise LotteryError(f"internal error: stacked parameters {self.stacked.param_names} != model's {names}")
+        self.optimizer = make_optimizer(self.stacked.params, hp)
         # Index streams: BatchStream over 0..n-1 yields the very batches (as row indices) that each
         # network's own BatchStream would, without K permuted copies of the training set.
         rows = torch.arange(len(data.train_y), device=device)
-        streams = [BatchStream(rows, rows, batch, derive_seed(j.seed, "data order")) for j in self.jobs]
-        index = torch.empty(k, batch, dtype=torch.long, device=device)
-        train_x = data.train_x.reshape(len(data.train_y), -1)
-        x = torch.empty(k * batch, train_x.shape[1], device=device)
-        y = torch.empty(k * batch, dtype=data.train_y.dtype, device=device)
-        lr_constant = schedule_is_constant(hp)
-        checkpointing = any(j.checkpoint is not None for j in self.jobs)
-        began = time.perf_counter()
-        bar = tqdm(total=hp.iterations, initial=self.start, desc=description, disable=not progress, leave=False,
-                   unit="it", dynamic_ncols=True)
-        for it in range(self.start, hp.iterations):
-            if it % hp.eval_every == 0 and (not self.curves[0].iterations or self.curves[0].iterations[-1] != it):
-                self._record(it)
-                bar.set_postfix(val_loss=f"{min(c.val_loss[-1] for c in self.curves):.4f}",
-                                test_acc=f"{max(c.test_acc[-1] for c in self.curves):.4f}")
-                if checkpointing and it > self.start and it % self.checkpoint_every < hp.eval_every:
-                    self._save_checkpoints(it, time.perf_counter() - began)
-            if self.snapshot_at is not None and it == self.snapshot_at:
-                self.snapshots = [engine.state_of(i) for i in range(k)]
-            if not lr_constant:
-                for group in self.optimizer.param_groups:
-                    group["lr"] = learning_rate(hp, it)
-            torch.stack([s.batch(it)[0] for s in streams], out=index)
-            torch.index_select(train_x, 0, index.view(-1), out=x)
-            torch.index_select(data.train_y, 0, index.view(-1), out=y)
-            engine.compute_grads(x.view(k, batch, -1), y.view(k, batch))
-            self.optimizer.step()
-            engine.after_step()
-            if self.debug:
-                self._check_masks(f"after the optimizer step at iteration {it}")
-            bar.update(1)
-        bar.close()
-        if not self.curves[0].iterations or self.curves[0].iterations[-1] != hp.iterations:
-            self._record(hp.iterations)
-        self._check_masks("at the end of training")
-        seconds = time.perf_counter() - began
+        self.batch = hp.batch_size
+        self.streams = [BatchStream(rows, rows, self.batch, derive_seed(j.seed, "data order")) for j in jobs]
+        self.index = torch.empty(self.k, self.batch, dtype=torch.long, device=device)
+        self.train_x = data.train_x.reshape(len(data.train_y), -1)
+        self.x = torch.empty(self.k * self.batch, self.train_x.shape[1], device=device)
+        self.y = torch.empty(self.k * self.batch, dtype=data.train_y.dtype, device=device)
+        self._cast: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-        finals = [engine.state_of(i) for i in range(k)]
-        train_acc_final = self._train_accuracy()
-        for i in range(k):
-            engine.load_state(i, self.best[i])
-        train_acc_best = self._train_accuracy()
-        results = []
-        for i, job in enumerate(self.jobs):
-            job.model.load_state_dict(finals[i])
-            summary = summarize(self.curves[i], train_acc_best[i], train_acc_final[i])
-            summary["train_seconds"] = self.elapsed[i] + seconds
-            summary["trained_together"] = k
-            results.append(TrainResult(summary, self.curves[i], finals[i], self.snapshots[i]))
-        return results
+    def step(self, iteration: int) -> None:
+        k, batch = self.k, self.batch
+        torch.stack([s.batch(iteration)[0] for s in self.streams], out=self.index)
+        torch.index_select(self.train_x, 0, self.index.view(-1), out=self.x)
+        torch.index_select(self.data.train_y, 0, self.index.view(-1), out=self.y)
+        self.stacked.compute_grads(self.x.view(k, batch, -1), self.y.view(k, batch))
+        self.optimizer.step()
+        self.stacked.after_step()
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in the evaluation dtype, cast once per run (the same images are evaluated again and again)."""
+        if id(x) not in self._cast:
+            self._cast[id(x)] = (x, x.to(self.eval_dtype))  # holding x keeps its id from being reused
+        return self._cast[id(x)][1]
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return evaluate_stacked(self.stacked, self._input(x), y, self.eval_dtype)
+
+    def state_of(self, i: int) -> dict:
+        return self.stacked.state_of(i)
+
+    def load_state(self, i: int, state: dict) -> None:
+        self.stacked.load_state(i, state)
+
+    def mask_violation(self) -> str | None:
+        bad = self.stacked.pruned_nonzero()
+        return f"network(s) {bad} of a batch of {self.k}" if bad else None
+
+    def checkpoint_payload(self, i: int) -> dict:
+        # No "rng": these models draw nothing from the global generator (no dropout).
+        return {"optimizer": split_optimizer_state(self.optimizer.state_dict(), i, self.stacked.unpack)}
+
+    def resume(self, payloads: list[dict]) -> None:
+        self.optimizer.load_state_dict(stack_optimizer_states([p["optimizer"] for p in payloads], self.stacked.pack))

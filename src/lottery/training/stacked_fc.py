@@ -33,9 +33,17 @@ class StackedFC:
     with pruned weights' gradients zeroed, as in the one-network loop.
     ``sparse``: layers whose networks all keep at most this fraction of weights use the sparse
     kernels of :mod:`sparse_fc` (None: never).
+    ``compute_dtype``: bfloat16 runs the step's matmuls on bfloat16 copies of the weights and
+    activations, as autocast does for ``loop.train`` (float32 master weights, gradients and softmax).
     """
 
-    def __init__(self, models: list[FullyConnected], masks: list[Mask], sparse: float | None = None):
+    def __init__(self, models: list[FullyConnected], masks: list[Mask], sparse: float | None = None,
+                 compute_dtype: torch.dtype = torch.float32):
+        if compute_dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"the stacked engine computes in float32 or bfloat16, not {compute_dtype}")
+        if compute_dtype != torch.float32 and sparse is not None:
+            raise ValueError("the sparse kernels compute in float32 only")
+        self.compute_dtype = compute_dtype
         self.k = len(models)
         self.layer_names = [f"hidden.{i}" for i in range(len(models[0].hidden))] + ["output"]
         states = [dict(m.named_parameters()) for m in models]
@@ -72,16 +80,47 @@ class StackedFC:
     def _buffers_for(self, batch: int) -> tuple:
         """Activation and gradient buffers for a batch size, made once."""
         if batch not in self._buffers:
-            w0 = self.weights[0]
+            w0, dtype = self.weights[0], self.compute_dtype
             acts = [torch.empty(self.k, batch, w.shape[1], device=w0.device) for w in self.weights[1:]]
-            outs = [torch.empty(self.k, batch, w.shape[1], device=w0.device) for w in self.weights]
-            grads = [torch.empty(self.k, batch, w.shape[1], device=w0.device) for w in self.weights]
+            outs = [torch.empty(self.k, batch, w.shape[1], device=w0.device, dtype=dtype) for w in self.weights]
+            grads = [torch.empty(self.k, batch, w.shape[1], device=w0.device, dtype=dtype) for w in self.weights]
             minus_one = torch.full((self.k, batch, 1), -1.0, device=w0.device)
             self._buffers[batch] = (acts, outs, grads, minus_one)
         return self._buffers[batch]
 
+    def _compute_grads_low(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """:meth:`compute_grads` with the matmuls in ``compute_dtype`` on copies of the weights made
+        for this step; logits' softmax, gradients and bias sums in float32."""
+        dtype, batch = self.compute_dtype, y.shape[1]
+        _, outs, grads, minus_one = self._buffers_for(batch)
+        weights = [w.to(dtype) for w in self.weights]
+        h = x.reshape(self.k, batch, -1).to(dtype)
+        inputs = [h]
+        last = len(weights) - 1
+        for i, (w, b) in enumerate(zip(weights, self.biases)):
+            h = torch.baddbmm(b.unsqueeze(1).to(dtype), h, w.transpose(1, 2), out=outs[i])
+            if i < last:
+                h.relu_()
+                inputs.append(h)
+        d = torch.softmax(h.float(), dim=2)
+        d.scatter_add_(2, y.unsqueeze(2), minus_one)
+        d.mul_(1.0 / batch)
+        for i in range(last, -1, -1):
+            low = d.to(dtype)
+            self.weights[i].grad.copy_(torch.bmm(low.transpose(1, 2), inputs[i]))
+            if self.masks[i] is not None:
+                self.weights[i].grad.mul_(self.masks[i])
+            torch.sum(d, dim=1, out=self.biases[i].grad, dtype=torch.float32)
+            if i > 0:
+                below = grads[i - 1]
+                torch.bmm(low, weights[i], out=below)
+                below.mul_(inputs[i].sign())
+                d = below
+
     def compute_grads(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Gradients of each network's mean cross-entropy on its batch ``x[k]`` (K, B, ...), ``y`` (K, B)."""
+        if self.compute_dtype != torch.float32:
+            return self._compute_grads_low(x, y)
         batch = y.shape[1]
         _, outs, grads, minus_one = self._buffers_for(batch)
         h = x.reshape(self.k, batch, -1)
