@@ -176,3 +176,17 @@ def test_levels_0_trains_only_the_dense_network(capsys, tmp_path):
     code, _ = run_cli(capsys, [*QUICK[:-3], "--levels", "0", "--no-progress", "--out", str(tmp_path)])
     assert code == 0
     assert [(m["branch"], m["level"], m["density"]) for m in metrics_of(tmp_path)] == [("ticket", 0, 1.0)]
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_where_it_is_emulated_gets_a_one_line_warning(capsys, tmp_path, monkeypatch, native):
+    from lottery.training import precision
+
+    monkeypatch.setattr(precision, "native_bf16", lambda device: native)
+    argv = ["run", "--preset", "lenet-digits", "--iterations", "20", "--eval-every", "10", "--levels", "0",
+            "--eval-precision", "bf16", "--no-progress", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == ([] if native else [
+        "lottery: warning: --eval-precision bf16: this CPU has no native bf16 matmuls (AVX-512-BF16 or AMX), "
+        "so they are emulated and slower than fp32; results are unaffected"])

@@ -16,6 +16,7 @@ from .experiments.branches import non_negative_int, requestable_branches, reques
 from .export import WEIGHTS, export_experiment_ticket
 from .hparams import ExperimentHparams, default_of, flag_of, int_list
 from .options import EVAL_PRECISIONS, RunOptions, SpeedOptions
+from .training.precision import bf16_warning
 from .presets import describe_presets, get_preset, preset_names
 from .report import aggregate, load_experiment, plots, text_table
 from .report.paper import FORMATS, make_report
@@ -164,6 +165,9 @@ def cmd_run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     experiment = open_experiment(args)
+    warning = bf16_warning(experiment.device, experiment.hp.training.precision, experiment.speed.eval_precision)
+    if warning:
+        print(f"lottery: warning: {warning}", file=sys.stderr)
     executor = make_executor(args.executor, workers=args.workers, address=args.address, device=args.device)
     with executor, experiment as exp:
         ran = run_experiment(exp, args.trials, args.levels, executor=executor, **requests_from_args(args))

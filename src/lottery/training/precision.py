@@ -7,8 +7,9 @@ zero (their gradients are masked before every step, as in float32).
 import torch
 
 from ..errors import UsageError
+from ..hparams import PRECISIONS as PRECISION_NAMES
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = dict(zip(PRECISION_NAMES, (torch.float32, torch.bfloat16, torch.float16)))
 
 
 def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
@@ -22,3 +23,18 @@ def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision == "fp16" and device.type != "cuda":
         raise UsageError(f"fp16 training needs a CUDA device (got {device.type}); use --precision bf16 on CPUs")
     return PRECISIONS[precision]
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 matmuls run natively on ``device``: always on CUDA; on a CPU only with AVX-512-BF16
+    or AMX (oneDNN's check). Elsewhere they are emulated, and slower than float32."""
+    return device.type != "cpu" or bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def bf16_warning(device: torch.device, training: str, evaluation: str) -> str | None:
+    """One line for a run that asks for bf16 where it is emulated (results are right, only slow)."""
+    asked = [what for what, p in (("--precision bf16", training), ("--eval-precision bf16", evaluation)) if p == "bf16"]
+    if not asked or native_bf16(device):
+        return None
+    return (f"{' and '.join(asked)}: this CPU has no native bf16 matmuls (AVX-512-BF16 or AMX), so they are "
+            "emulated and slower than fp32; results are unaffected")
