@@ -14,7 +14,7 @@ from ..errors import LotteryError, UsageError
 from ..experiments.layout import TICKET
 from ..pruning import layer_density
 from ..report.figures import default_curve_levels
-from ..report.results import branch_kind, _branch_order
+from ..experiments.branches import branch_kind, branch_order
 from ..storage import load_json
 from . import anatomy, figures
 from .folder import ExperimentFolder
@@ -67,7 +67,7 @@ class Analysis:
                     per_layer = metrics.get("layer_density") or layer_density(self.mask(t, branch, k))
                     samples.setdefault((branch_kind(branch), k), []).append(per_layer)
         out: dict[str, dict[int, dict[str, float]]] = {}
-        for (kind, k), members in sorted(samples.items(), key=lambda kv: (_branch_order(kv[0][0]), kv[0][1])):
+        for (kind, k), members in sorted(samples.items(), key=lambda kv: (branch_order(kv[0][0]), kv[0][1])):
             out.setdefault(kind, {})[k] = {layer: statistics.fmean(m[layer] for m in members) for layer in members[0]}
             for layer, value in out[kind][k].items():
                 self.add("layer_density", kind, k, layer, "density", value)

@@ -8,7 +8,7 @@ import torch
 
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from ..report.plots import STYLE, plt, save_figure
+from ..report.plots import plt, save_figure, style
 
 
 def _layer_colors(layers: list[str]):
@@ -38,7 +38,7 @@ def density_figure(densities: dict[str, dict[int, dict[str, float]]], title: str
         ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         ax.yaxis.set_minor_formatter(FuncFormatter(_two_and_five))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(STYLE.get(branch, (None, None, branch))[2], fontsize=9)
+        ax.set_title(style(branch).label, fontsize=9)
         ax.set_xlabel("Pruning level")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("Weights kept in the layer (%)")
