@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from lottery.cli import build_parser, hparams_from_args, main  # noqa: E402
+from paper_claims import claims, read  # noqa: E402  (scripts/, beside this file)
 
 # Pm of the paper's Figure 3 curves (100, 51.3, 21.1, 7.0, 3.6, 1.9 %) are levels 0, 3, 7, 12, 15, 18.
 TARGETS = {
@@ -108,9 +109,14 @@ def cli() -> None:
     curves = ",".join(k for k in target["curves"].split(",") if int(k) in finished)
     run(["report", str(folder), "--out", str(report_dir), *(["--levels-for-curves", curves] if curves else [])])
     (report_dir / "hparams.json").write_text((folder / "hparams.json").read_text())
+    if args.target == "mnist":  # the paper's claims are about LeNet-300-100 on MNIST
+        rows = claims(read(report_dir / "table.csv"))
+        table = ["| paper's claim | source | measured | verdict |", "|---|---|---|---|"]
+        (report_dir / "claims.md").write_text("\n".join(table + ["| " + " | ".join(r) + " |" for r in rows]) + "\n")
     log_path = report_dir / "run.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else []
-    log.append({"command": ["lottery", *everything], "report_only": args.report_only, "experiment": folder.name,
+    ran = ["lottery", "report", str(folder)] if args.report_only else ["lottery", *chains, "&&", "lottery", *everything]
+    log.append({"command": ran, "experiment": folder.name,
                 "commit": git_commit(), "machine": f"{cpu_model()}, {os.cpu_count()} cores",
                 "python": platform.python_version(), "hours": round(hours, 2),
                 "finished_levels": finished_levels(folder)})
