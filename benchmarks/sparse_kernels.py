@@ -53,15 +53,17 @@ def kernels(densities, repeat: int) -> None:
     for inp, out in LAYERS:
         x, d = torch.randn(60, inp, generator=g), torch.randn(60, out, generator=g)
         w = torch.randn(out, inp, generator=g)
-        fwd_dense = best_time(lambda: x @ w.T, repeat)
-        dw_dense = best_time(lambda: d.T @ x, repeat)
+        # The lambdas run inside best_time(), within this iteration, so they see this iteration's tensors.
+        fwd_dense = best_time(lambda: x @ w.T, repeat)  # noqa: B023
+        dw_dense = best_time(lambda: d.T @ x, repeat)  # noqa: B023
         for density in densities:
             keep = torch.rand(out, inp, generator=g) < density
             csr = (w * keep).to_sparse_csr()
             xt, dt = x.T.contiguous(), d.T.contiguous()
-            fwd_csr = best_time(lambda: torch.sparse.mm(csr, xt), repeat)
-            dw_sampled = best_time(lambda: torch.sparse.sampled_addmm(csr, dt, x, beta=0.0), repeat)
-            print(f"{inp}x{out:<6} {density:>8.0%} {fwd_dense:>10.0f} {fwd_csr:>8.0f} {dw_dense:>9.0f} {dw_sampled:>11.0f}")
+            fwd_csr = best_time(lambda: torch.sparse.mm(csr, xt), repeat)  # noqa: B023
+            dw_sampled = best_time(lambda: torch.sparse.sampled_addmm(csr, dt, x, beta=0.0), repeat)  # noqa: B023
+            print(f"{inp}x{out:<6} {density:>8.0%} {fwd_dense:>10.0f} {fwd_csr:>8.0f} {dw_dense:>9.0f} "
+                  f"{dw_sampled:>11.0f}")
 
 
 def masks_at(model, density: float, generator) -> dict:
@@ -100,13 +102,14 @@ def steps(densities, k: int, repeat: int) -> None:
             engine = StackedFC([j.model for j in jobs], [j.mask for j in jobs], sparse=threshold)
             optimizer = torch.optim.Adam(engine.params, lr=1.2e-3, fused=True)
 
-            def step():
-                engine.compute_grads(x, y)
-                optimizer.step()
-                engine.after_step()
+            def step():  # timed right below, while engine and optimizer are this iteration's
+                engine.compute_grads(x, y)  # noqa: B023
+                optimizer.step()  # noqa: B023
+                engine.after_step()  # noqa: B023
 
             times[label] = best_time(step, repeat) / k
-        print(f"{density:>8.0%} {times['dense']:>8.0f} {times['sparse']:>8.0f} {times['dense'] / times['sparse']:>8.2f}x")
+        print(f"{density:>8.0%} {times['dense']:>8.0f} {times['sparse']:>8.0f} "
+              f"{times['dense'] / times['sparse']:>8.2f}x")
 
 
 def training(densities, k: int, iterations: int, rounds: int) -> None:

@@ -14,9 +14,9 @@ reuses the exact-count layer-wise and global magnitude pruning of :mod:`lottery.
 """
 
 import copy
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator
 
 import torch
 from torch import nn

@@ -57,7 +57,8 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
                    help="paper settings to start from (see `lottery presets`; default: lenet)")
     g.add_argument("--levels", type=non_negative_int, default=8,
                    help="pruning rounds after the dense level 0 (default 8; 0: train only the dense network)")
-    g.add_argument("--trials", type=_positive_int, default=1, help="independent trials, seeds seed..seed+N-1 (default 1)")
+    g.add_argument("--trials", type=_positive_int, default=1,
+                   help="independent trials, seeds seed..seed+N-1 (default 1)")
     # One flag per hparams field (hparams.setting); a section's flags form a group, dest "<section>.<field>".
     sections = [f for f in dataclasses.fields(ExperimentHparams) if "help" not in f.metadata]
     for f in dataclasses.fields(ExperimentHparams):
@@ -172,7 +173,7 @@ def cmd_run(args) -> int:
     with executor, experiment as exp:
         ran = run_experiment(exp, args.trials, args.levels, executor=executor, **requests_from_args(args))
         if not ran:
-            exp.data  # every level had finished already: still report missing or corrupt data files
+            _ = exp.data  # every level had finished already: still report missing or corrupt data files
         folder = exp.paths.folder
     print(show(folder))
     _, runs = load_experiment(folder)
@@ -258,7 +259,8 @@ def cmd_instability(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lottery", description="Find winning lottery tickets (Frankle & Carbin 2019).")
+    parser = argparse.ArgumentParser(prog="lottery",
+                                     description="Find winning lottery tickets (Frankle & Carbin 2019).")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="iterative magnitude pruning: train, prune, reset, repeat")
     add_experiment_arguments(p)
@@ -278,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels-for-curves", type=int_list, metavar="K,L,...",
                    help="ticket levels drawn in Figure 3's training curves (default: 4 spread from dense to sparsest)")
     p.set_defaults(func=cmd_report)
-    p = sub.add_parser("iterations", help="Figures 7-8: test accuracy vs Pm at fixed iterations, one line per experiment")
+    p = sub.add_parser("iterations",
+                       help="Figures 7-8: test accuracy vs Pm at fixed iterations, one line per experiment")
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
     p.add_argument("--at", type=int_list, required=True, metavar="I,J,...",
                    help="iterations to read the test accuracy at (paper: 30000,60000,112000 for VGG-19; "

@@ -14,8 +14,8 @@ import json
 import os
 import sys
 import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 

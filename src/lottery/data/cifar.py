@@ -63,7 +63,7 @@ def _numpy_helper(submodule: str, name: str):
 class _ArrayUnpickler(pickle.Unpickler):
     """Resolves only the globals a pickled numpy array needs; anything else is refused."""
 
-    _NUMPY_HELPERS = {("core.multiarray", "_reconstruct"), ("core.numeric", "_frombuffer")}
+    _NUMPY_HELPERS = frozenset({("core.multiarray", "_reconstruct"), ("core.numeric", "_frombuffer")})
 
     def find_class(self, module: str, name: str):
         if module == "numpy" and name in ("ndarray", "dtype"):

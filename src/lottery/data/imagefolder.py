@@ -10,9 +10,9 @@ import hashlib
 import io
 import tarfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 import numpy as np
 import torch

@@ -1,9 +1,9 @@
 """Data sets by name. A loader returns the raw official train/test split; splitting and
 normalization are shared (see splits.py)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 

@@ -85,7 +85,7 @@ class Experiment:
         model lacks, settings the model cannot use, a pruning strategy that would prune nothing."""
         data = self.data
         BatchStream(data.train_x, data.train_y, self.hp.training.batch_size, seed=0)  # checks the batch size
-        self.pruning_strategy
+        _ = self.pruning_strategy  # setting it up refuses a strategy that would prune nothing
 
     def _check_or_write_hparams(self) -> None:
         stored = load_json(self.paths.hparams)

@@ -19,10 +19,11 @@ worker that cannot see the experiment folder fails with a clear error instead of
 """
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..data import DataSplits
 from ..errors import LotteryError
@@ -84,5 +85,5 @@ def map_jobs(exp: Experiment, jobs: list[list[Call]], executor: Executor | None 
         return executor.map(partial(_run_job, exp), jobs)
     handle = ExperimentHandle.of(exp)
     if exp.options.download:
-        exp.data  # download once here, so that workers never fetch the same files at the same time
+        _ = exp.data  # download once here, so that workers never fetch the same files at the same time
     return executor.map(_run_remote_job, [(handle, job) for job in jobs])

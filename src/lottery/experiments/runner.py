@@ -14,6 +14,7 @@ split evenly over the workers (:func:`run_levels_split`).
 """
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from tqdm.auto import tqdm
 
@@ -85,7 +86,7 @@ def split_evenly(items: list, parts: int) -> list[list]:
     """``items`` in ``parts`` consecutive slices whose sizes differ by at most one."""
     size, extra = divmod(len(items), parts)
     bounds = [i * size + min(i, extra) for i in range(parts + 1)]
-    return [items[lo:hi] for lo, hi in zip(bounds, bounds[1:])]
+    return [items[lo:hi] for lo, hi in pairwise(bounds)]
 
 
 def run_experiment(exp: Experiment, trials: int, levels: int, *, executor: Executor | None = None,

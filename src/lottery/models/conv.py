@@ -5,6 +5,8 @@ connected 256-256 and the 10-way output. With ``dropout`` > 0 the output of each
 connected layer is dropped (the paper's dropout experiments, Section 3 / Figure 6).
 """
 
+from itertools import pairwise
+
 from torch import nn
 
 from ..errors import UsageError
@@ -37,7 +39,7 @@ class ConvNet(LotteryModel):
             raise UsageError(f"images of shape {tuple(input_shape)} are too small for the {len(stages)} 2x2 poolings "
                              "of this network")
         sizes = [channels * height * width, *hidden]
-        self.fc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.fc = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(sizes[-1], num_classes)
 

@@ -1,6 +1,7 @@
 """LeNet-300-100 (Frankle & Carbin, Section 2): 784-300-100-10 fully connected, ReLU."""
 
 import math
+from itertools import pairwise
 
 from torch import nn
 
@@ -13,7 +14,7 @@ class FullyConnected(LotteryModel):
     def __init__(self, input_shape: tuple[int, ...], hidden: tuple[int, ...], num_classes: int):
         super().__init__()
         sizes = [math.prod(input_shape), *hidden]
-        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
         self.output = nn.Linear(sizes[-1], num_classes)
 
     def forward(self, x):

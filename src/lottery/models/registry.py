@@ -1,7 +1,7 @@
 """Models by name. A model module registers a builder ``(input_shape, num_classes, dropout) -> LotteryModel``."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import UsageError
 from .base import LotteryModel

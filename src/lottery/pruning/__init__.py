@@ -4,7 +4,7 @@ from .magnitude import (check_rate, global_magnitude_prune, keep_largest, layerw
                         random_mask_like)
 from .mask import Mask, apply_mask, density, full_mask, layer_density, pruned_weights_nonzero
 from .strategy import PruningStrategy, get_strategy, register_strategy, strategy_fields, strategy_names
-from . import global_ranking, layerwise  # noqa: E402,F401  (registers strategies)
+from . import global_ranking, layerwise  # noqa: F401  (registers strategies)
 from .global_ranking import GlobalRanking
 from .layerwise import LayerWise
 

@@ -23,7 +23,7 @@ def _smallest_survivors(magnitudes: torch.Tensor, keep: torch.Tensor, count: int
 
 
 def prune_count(remaining: int, rate: float) -> int:
-    return int(round(rate * remaining))
+    return round(rate * remaining)
 
 
 def layerwise_magnitude_prune(weights: dict[str, torch.Tensor], mask: Mask, rates: dict[str, float]) -> Mask:

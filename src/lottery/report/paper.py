@@ -128,13 +128,15 @@ def make_report(folders: list[Path], out: Path, fmt: str = "png",
     experiments = [load(f) for f in folders]
     names = [e.name for e in experiments]
     if len(set(names)) < len(names):
-        raise UsageError(f"the same experiment is given twice: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
+        twice = sorted(n for n in set(names) if names.count(n) > 1)
+        raise UsageError(f"the same experiment is given twice: {', '.join(twice)}")
     chosen = [check_curve_levels(e, curve_levels) for e in experiments]  # all checked before drawing
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise LotteryError(f"cannot write the report to {out}: {e.strerror}; choose another folder with --out") from None
+        raise LotteryError(f"cannot write the report to {out}: {e.strerror}; "
+                           "choose another folder with --out") from None
     written, notes = [], []
     for e, levels_for_curves in zip(experiments, chosen):
         where = out if len(experiments) == 1 else out / e.name
