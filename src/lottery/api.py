@@ -75,7 +75,7 @@ def adopt_torch_pruning(model: nn.Module) -> Mask:
 def as_splits(train_data, val_data, test_data=None) -> DataSplits:
     """DataSplits from (x, y) tensor pairs. Without test data, the validation data stands in for it
     (the reported test accuracy is then a validation accuracy)."""
-    def pair(d, what):
+    def pair(d, what: str) -> tuple[torch.Tensor, torch.Tensor]:
         if not (isinstance(d, (tuple, list)) and len(d) == 2 and all(torch.is_tensor(t) for t in d)):
             raise UsageError(f"{what} must be an (inputs, labels) pair of tensors")
         x, y = d

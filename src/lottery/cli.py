@@ -66,8 +66,9 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
             _add_setting(g, ExperimentHparams, f, "")
     for section in sections:
         g = parser.add_argument_group(section.name)
-        for f in dataclasses.fields(section.default_factory()):
-            _add_setting(g, type(section.default_factory()), f, section.name + ".")
+        default = default_of(ExperimentHparams, section.name)
+        for f in dataclasses.fields(default):
+            _add_setting(g, type(default), f, section.name + ".")
 
 
 def add_branch_arguments(parser: argparse.ArgumentParser) -> None:

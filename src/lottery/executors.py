@@ -47,7 +47,7 @@ class LocalExecutor:
             raise UsageError(f"--workers must be positive, got {workers}")
         self.workers = workers
         self.in_process = workers == 1
-        self.parallelism = workers
+        self.parallelism: int | None = workers
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> "LocalExecutor":
@@ -129,7 +129,8 @@ class RayExecutor:
         task = ray.remote(fn).options(num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0)
         units = list(units)
         limit = self.max_in_flight or len(units)
-        refs, pending = [], []
+        refs: list = []
+        pending: list = []
         try:
             for unit in units:
                 if len(pending) >= limit:  # wait for one to finish before submitting another

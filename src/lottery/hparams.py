@@ -117,7 +117,7 @@ class ModelHparams:
 @dataclass(frozen=True)
 class DatasetHparams:
     name: str = setting("mnist", flag="dataset", choices=_datasets, metavar="NAME", help="the data set")
-    validation_size: int | None = setting(None, parse=int, check=lambda v: v is not None and positive_int(v),
+    validation_size: int | None = setting(None, parse=int, check=lambda v: None if v is None else positive_int(v),
                                           metavar="N",
                                           help="training examples held out for validation "
                                                "(default: the data set's, 5,000 for MNIST/CIFAR-10)")
@@ -209,7 +209,7 @@ class ExperimentHparams:
         """(section, field, why) for the fields this run does not read (they must hold their defaults)."""
         from .pruning import get_strategy, strategy_fields
 
-        out = []
+        out: list[tuple[object, str, str]] = []
         if self.training.optimizer != "sgd":
             out.append((self.training, "momentum", f"with --optimizer {self.training.optimizer}"))
         own = set(get_strategy(self.pruning.strategy).fields)
@@ -252,7 +252,7 @@ class ExperimentHparams:
         default = ExperimentHparams()
         for f in dataclasses.fields(self):
             value, base = getattr(self, f.name), getattr(default, f.name)
-            if dataclasses.is_dataclass(value):
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
                 diff = {k: v for k, v in dataclasses.asdict(value).items() if dataclasses.asdict(base)[k] != v}
                 if diff:
                     out[f.name] = diff
@@ -282,7 +282,8 @@ def _field(kind: type, name: str) -> dataclasses.Field:
 
 def default_of(kind: type, name: str):
     f = _field(kind, name)
-    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+    # Every field has a default or a default_factory; callable() tells mypy which one this is.
+    return f.default_factory() if callable(f.default_factory) else f.default
 
 
 def flag_of(kind: type, name: str) -> str:

@@ -229,8 +229,8 @@ def analyze(folders: list[Path], out: Path, levels: list[int] | None = None) -> 
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise LotteryError(f"cannot write the analysis to {out}: {e.strerror}; "
+    except OSError as error:
+        raise LotteryError(f"cannot write the analysis to {out}: {error.strerror}; "
                            "choose another folder with --out") from None
     written, rows, sections = [], [], []
     for folder, e in zip(folders, experiments):

@@ -104,7 +104,7 @@ def path_errors(model: nn.Module, a: dict, b: dict, mask: Mask | None, x: torch.
     errors = []
     for alpha in alphas:
         model.load_state_dict(interpolate(a, b, alpha, mask))
-        if recompute:
+        if recompute and bn_data is not None:
             recompute_batchnorm(model, bn_data)
         errors.append(1.0 - evaluate(model, x, y)[1])
     return alphas, errors

@@ -45,7 +45,7 @@ def cache_path(name: str, reader_version: int, source_sha256: Sequence[str]) -> 
 
 
 def _crc(t: torch.Tensor) -> int:
-    return zlib.crc32(t.contiguous().view(torch.uint8).numpy())
+    return zlib.crc32(t.contiguous().view(torch.uint8).numpy().data)
 
 
 def _to_file(raw: RawData) -> dict:

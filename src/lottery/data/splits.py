@@ -25,8 +25,8 @@ class DataSplits:
         return tuple(self.train_x.shape[1:])
 
     def to(self, device) -> "DataSplits":
-        return DataSplits(*(t.to(device) for t in (self.train_x, self.train_y, self.val_x, self.val_y,
-                                                    self.test_x, self.test_y)), self.num_classes)
+        return DataSplits(self.train_x.to(device), self.train_y.to(device), self.val_x.to(device),
+                          self.val_y.to(device), self.test_x.to(device), self.test_y.to(device), self.num_classes)
 
 
 def default_data_dir(name: str) -> Path:
@@ -66,7 +66,7 @@ class BatchStream:
             raise UsageError(f"batch size {batch_size} must be between 1 and the training set size {len(y)}")
         self.x, self.y, self.batch_size, self.seed, self.augment = x, y, batch_size, seed, augment
         self.steps_per_epoch = len(y) // batch_size
-        self._epoch = None
+        self._epoch: int | None = None
 
     def _permuted(self, epoch: int):
         if self._epoch != epoch:

@@ -38,7 +38,7 @@ class Experiment:
         self.device = torch.device(self.options.device)
         self._data = data
         self.given_data = data  # in-memory data (None: loaded by name); workers reopening this experiment reuse it
-        self._lock = None
+        self._lock: filelock.BaseFileLock | None = None
 
     @property
     def progress(self) -> bool:
@@ -61,9 +61,9 @@ class Experiment:
             raise LotteryError(f"cannot write results to {self.paths.folder}: {e.strerror}; "
                                "choose another folder with --out") from None
         self._check_or_write_hparams()
-        self._lock = filelock.FileLock(str(self.paths.lock))
+        lock = self._lock = filelock.FileLock(str(self.paths.lock))
         try:
-            self._lock.acquire(timeout=0)
+            lock.acquire(timeout=0)
         except filelock.Timeout:
             raise LotteryError(f"another lottery process is already running the experiment in "
                                f"{self.paths.folder}; wait for it to finish (or stop it) and run again") from None
@@ -71,7 +71,7 @@ class Experiment:
             remove_stale_temp_files(self.paths.folder)
             check_numerics(self.paths, self.numerics)
         except BaseException:
-            self._lock.release()
+            lock.release()
             raise
         return self
 

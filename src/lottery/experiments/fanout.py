@@ -79,11 +79,11 @@ def map_jobs(exp: Experiment, jobs: list[list[Call]], executor: Executor | None 
     """Run independent ``jobs`` (each a list of calls run in order) and return their results.
 
     In process the calls get ``exp`` itself; elsewhere each task reopens the experiment from a handle."""
-    executor = executor or LocalExecutor()
-    jobs = [tuple(job) for job in jobs if job]
-    if executor.in_process:
-        return executor.map(partial(_run_job, exp), jobs)
+    runner: Executor = executor or LocalExecutor()
+    units = [tuple(job) for job in jobs if job]
+    if runner.in_process:
+        return runner.map(partial(_run_job, exp), units)
     handle = ExperimentHandle.of(exp)
     if exp.options.download:
         _ = exp.data  # download once here, so that workers never fetch the same files at the same time
-    return executor.map(_run_remote_job, [(handle, job) for job in jobs])
+    return runner.map(_run_remote_job, [(handle, job) for job in units])

@@ -18,8 +18,9 @@ from ..errors import LotteryError
 from ..storage import load_json
 from .layout import ExperimentPaths, LevelPaths
 
-RECORD_KEYS = {"trial": int, "branch": str, "level": int, "density": (int, float), "layer_density": dict,
-               "summary": dict, "curve": dict, "seeds": dict}
+RECORD_KEYS: dict[str, type | tuple[type, ...]] = {
+    "trial": int, "branch": str, "level": int, "density": (int, float), "layer_density": dict,
+    "summary": dict, "curve": dict, "seeds": dict}
 TABLE_KEYS = ("trial", "branch", "level", "density")  # what every table and figure reads of a record
 MUST_MATCH = ("eval_precision",)  # bf16 evaluation changes accuracies by more than float rounding
 RECORDED_BEFORE_NUMERICS = {"eval_precision": "fp32"}  # levels written before records held "numerics"

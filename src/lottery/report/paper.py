@@ -134,8 +134,8 @@ def make_report(folders: list[Path], out: Path, fmt: str = "png",
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise LotteryError(f"cannot write the report to {out}: {e.strerror}; "
+    except OSError as error:
+        raise LotteryError(f"cannot write the report to {out}: {error.strerror}; "
                            "choose another folder with --out") from None
     written, notes = [], []
     for e, levels_for_curves in zip(experiments, chosen):

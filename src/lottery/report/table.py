@@ -10,7 +10,7 @@ def rows(levels: list[LevelStats]) -> list[tuple[str, ...]]:
         text = f"{100 * stat.mean:.2f}"
         return text + (f" [{100 * stat.low:.2f}, {100 * stat.high:.2f}]" if spread else "")
 
-    out = []
+    out: list[tuple[str, ...]] = []
     for ls in levels:
         s, spread = ls.stats, ls.trials > 1
         out.append((ls.branch, str(ls.level), f"{100 * ls.density:.1f}", str(ls.trials),

@@ -14,6 +14,7 @@ dropout), runs with data augmentation and fp16 runs are trained one after anothe
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,7 @@ from torch import nn
 from ..data import BatchStream, DataSplits
 from ..errors import LotteryError
 from ..hparams import TrainingHparams
+from ..models.lenet import FullyConnected
 from ..pruning import Mask
 from ..seeds import derive_seed
 from ..storage import load_tensors
@@ -77,7 +79,7 @@ def train_many(jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, checkp
     groups: dict[int | None, list[int]] = {}
     for i, state in enumerate(states):
         groups.setdefault(None if state is None else state["iteration"], []).append(i)
-    results: list[TrainResult | None] = [None] * len(jobs)
+    results: dict[int, TrainResult] = {}
     for members in groups.values():
         group = [jobs[i] for i in members]
         engine = StackedEngine(group, data, hp, eval_dtype=eval_dtype, sparse=sparse)
@@ -89,7 +91,7 @@ def train_many(jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, checkp
         for i, job, result in zip(members, group, trained):
             job.model.load_state_dict(result.final_state)  # as after loop.train: the model holds its final weights
             results[i] = result
-    return results
+    return [results[i] for i in range(len(jobs))]
 
 
 def evaluate_stacked(engine: StackedFC, x: torch.Tensor, y: torch.Tensor,
@@ -147,7 +149,8 @@ class StackedEngine:
         self.k, self.data, self.eval_dtype = len(jobs), data, eval_dtype
         device = data.train_x.device
         dtype = compute_dtype(hp.precision, device)
-        self.stacked = StackedFC([j.model for j in jobs], [j.mask for j in jobs],
+        models = cast(list[FullyConnected], [j.model for j in jobs])  # can_batch() admitted only these
+        self.stacked = StackedFC(models, [j.mask for j in jobs],
                                  sparse=sparse if dtype == torch.float32 else None, compute_dtype=dtype)
         names = [n for n, _ in jobs[0].model.named_parameters()]
         if self.stacked.param_names != names:

@@ -2,6 +2,7 @@
 (:mod:`schedule`): masked gradients, autocast in the chosen precision, exact resume."""
 
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -100,7 +101,7 @@ class ModuleEngine:
         params = dict(model.named_parameters())
         masked = [(params[n], torch.empty_like(params[n]).copy_(m)) for n, m in mask.items() if not bool(m.all())]
         self.masked_params, self.mask_values = [p for p, _ in masked], [m for _, m in masked]
-        self.masked_grads = None
+        self.masked_grads: list[torch.Tensor] | None = None
         self.stream = BatchStream(data.train_x, data.train_y, hp.batch_size, derive_seed(seed, "data order"), augment)
         self.dropout_seed = derive_seed(seed, "dropout")
         torch.manual_seed(self.dropout_seed)  # dropout draws from the default generator
@@ -114,7 +115,8 @@ class ModuleEngine:
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         if self.masked_params:
             if self.masked_grads is None:  # zero_grad(set_to_none=False) keeps these tensors from now on
-                self.masked_grads = [p.grad for p in self.masked_params]
+                # backward() has just given every masked parameter its .grad
+                self.masked_grads = cast(list[torch.Tensor], [p.grad for p in self.masked_params])
             torch._foreach_mul_(self.masked_grads, self.mask_values)
         if self.scaler is None:
             self.optimizer.step()
@@ -174,8 +176,9 @@ def train(model: nn.Module, mask: Mask, data: DataSplits, hp: TrainingHparams, s
     """
     if channels_last is None:
         channels_last = prefers_channels_last(model)
+    # Module.to takes memory_format at run time; torch's type overloads for it leave it out.
     if channels_last:
-        model.to(memory_format=torch.channels_last)
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     try:
         engine = ModuleEngine(model, mask, data, hp, seed, augment=augment, eval_dtype=eval_dtype)
         (result,) = run_schedule(engine, data, hp, states=[load_tensors(checkpoint) if checkpoint else None],
@@ -186,4 +189,4 @@ def train(model: nn.Module, mask: Mask, data: DataSplits, hp: TrainingHparams, s
         return result
     finally:
         if channels_last:
-            model.to(memory_format=torch.contiguous_format)
+            model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]

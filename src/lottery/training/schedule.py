@@ -16,7 +16,7 @@ engine resumes a checkpoint written by the other.
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import torch
 from tqdm.auto import tqdm
@@ -99,7 +99,8 @@ def run_schedule(engine: Engine, data: DataSplits, hp: TrainingHparams, *, state
     elapsed = [0.0] * k
     start = start_iteration
     if states[0] is not None:
-        for i, state in enumerate(states):
+        resumed = cast(list[dict], states)  # all None or all checkpoints (see above)
+        for i, state in enumerate(resumed):
             saved = state.get("precision", "fp32")
             if saved != hp.precision:
                 raise LotteryError(f"checkpoint {checkpoints[i]} was written by a {saved} run; this run trains "
@@ -107,8 +108,8 @@ def run_schedule(engine: Engine, data: DataSplits, hp: TrainingHparams, *, state
             engine.load_state(i, state["model"])
             curves[i], best[i] = Curve(**state["curve"]), state["best_state"]
             snapshots[i], elapsed[i] = state.get("snapshot"), state.get("elapsed", 0.0)
-        engine.resume(states)
-        start = states[0]["iteration"]
+        engine.resume(resumed)
+        start = resumed[0]["iteration"]
 
     def check_masks(where: str) -> None:
         violation = engine.mask_violation()
@@ -163,8 +164,9 @@ def run_schedule(engine: Engine, data: DataSplits, hp: TrainingHparams, *, state
     train_x, train_y = train_subset(data, train_accuracy_examples)
     finals = [engine.state_of(i) for i in range(k)]
     acc_final = _mean(engine.evaluate(train_x, train_y)[1])
-    for i in range(k):
-        engine.load_state(i, best[i])
+    for i, early in enumerate(best):
+        assert early is not None  # record() ran at least once, at the end of training at the latest
+        engine.load_state(i, early)
     acc_best = _mean(engine.evaluate(train_x, train_y)[1])
     for i in range(k):
         engine.load_state(i, finals[i])

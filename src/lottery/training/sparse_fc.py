@@ -71,7 +71,9 @@ class SparseLinearStack:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 sampled = torch.sparse.sampled_addmm(self.matrix(), rows, columns, beta=0.0)
-            self.values.grad.copy_(sampled.values())
+            grad = self.values.grad
+            assert grad is not None  # attached in __init__
+            grad.copy_(sampled.values())
             return
         torch.bmm(d.transpose(1, 2), h, out=scratch)
         torch.index_select(scratch.view(-1), 0, self.index, out=self.values.grad)

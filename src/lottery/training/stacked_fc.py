@@ -107,9 +107,11 @@ class StackedFC:
         d.mul_(1.0 / batch)
         for i in range(last, -1, -1):
             low = d.to(dtype)
-            self.weights[i].grad.copy_(torch.bmm(low.transpose(1, 2), inputs[i]))
-            if self.masks[i] is not None:
-                self.weights[i].grad.mul_(self.masks[i])
+            grad, mask = self.weights[i].grad, self.masks[i]
+            assert grad is not None  # attached in __init__
+            grad.copy_(torch.bmm(low.transpose(1, 2), inputs[i]))
+            if mask is not None:
+                grad.mul_(mask)
             torch.sum(d, dim=1, out=self.biases[i].grad, dtype=torch.float32)
             if i > 0:
                 below = grads[i - 1]
@@ -126,9 +128,9 @@ class StackedFC:
         h = x.reshape(self.k, batch, -1)
         inputs = [h]
         last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            if self.sparse[i] is not None:
-                h = self.sparse[i].forward(h, b, out=outs[i])
+        for i, (w, b, sparse) in enumerate(zip(self.weights, self.biases, self.sparse)):
+            if sparse is not None:
+                h = sparse.forward(h, b, out=outs[i])
             else:
                 h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2), out=outs[i])
             if i < last:
@@ -139,13 +141,14 @@ class StackedFC:
         d.scatter_add_(2, y.unsqueeze(2), minus_one)
         d.mul_(1.0 / batch)
         for i in range(last, -1, -1):
-            w = self.weights[i]
-            if self.sparse[i] is not None:
-                self.sparse[i].weight_grad(d, inputs[i], scratch=w.grad)
+            w, sparse, mask = self.weights[i], self.sparse[i], self.masks[i]
+            assert w.grad is not None  # attached in __init__
+            if sparse is not None:
+                sparse.weight_grad(d, inputs[i], scratch=w.grad)
             else:
                 torch.bmm(d.transpose(1, 2), inputs[i], out=w.grad)
-                if self.masks[i] is not None:
-                    w.grad.mul_(self.masks[i])
+                if mask is not None:
+                    w.grad.mul_(mask)
             torch.sum(d, dim=1, out=self.biases[i].grad)
             if i > 0:
                 below = grads[i - 1]
@@ -161,7 +164,7 @@ class StackedFC:
 
     def pruned_nonzero(self) -> list[int]:
         """Indices of networks with a pruned weight that is not exactly zero (should be empty)."""
-        bad = set()
+        bad: set[int] = set()
         for w, keep in zip(self.weights, self.keep):
             if keep is not None:
                 nonzero = (w.detach() * ~keep).flatten(1).ne(0).any(1)
