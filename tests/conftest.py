@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from lottery.data import DataSplits
+from lottery.models import get_model_spec
+from lottery.pruning import apply_mask, layerwise_magnitude_prune
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -21,6 +23,17 @@ def make_splits(n_train=240, n_val=60, n_test=60, shape=(1, 28, 28), classes=10,
         return x, y
 
     return DataSplits(*draw(n_train), *draw(n_val), *draw(n_test), classes)
+
+
+def pruned_lenet(data, rate=0.5, seed=0):
+    """LeNet-300-100 initialised from ``seed``, with ``rate`` of every prunable layer magnitude-pruned."""
+    model = get_model_spec("lenet_300_100").build(data.input_shape, data.num_classes)
+    model.reset_parameters(torch.Generator().manual_seed(seed))
+    weights = dict(model.named_parameters())
+    mask = {n: torch.ones_like(weights[n], dtype=torch.bool) for n in model.prunable_kinds()}
+    mask = layerwise_magnitude_prune(weights, mask, {n: rate for n in mask})
+    apply_mask(model, mask)
+    return model, mask
 
 
 @pytest.fixture
