@@ -218,6 +218,7 @@ def bf16_deviation(data, hp, nets):
 BF16_ACC_TOL, BF16_LOSS_TOL = 0.002, 0.005
 
 
+@pytest.mark.slow
 def test_bfloat16_evaluation_stays_within_its_stated_tolerance_on_fashion_mnist(fashion_dir):
     full = load_splits("fashion-mnist", fashion_dir)
     # all 5K validation and 10K test images; 5K training images (train accuracy is measured on them)
@@ -279,6 +280,7 @@ BF16_TRAIN_ACC_TOL = 3 / 60
 BF16_TRAINING_ACC_TOL = 0.02
 
 
+@pytest.mark.slow
 def test_bf16_training_stays_within_its_stated_tolerance_of_fp32_on_digits():
     data = load_splits("digits", None)
     hp = TrainingHparams(iterations=300, eval_every=50)

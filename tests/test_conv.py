@@ -301,6 +301,7 @@ def test_empty_folder_says_what_to_do(tmp_path):
 
 
 # -- end to end ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_imp_level_on_tiny_conv_run(tmp_path, capsys):
     folder = write_py2_folder(tmp_path / "cifar", make_batches(n_train_per_batch=12, n_test=10))
     out = tmp_path / "runs"

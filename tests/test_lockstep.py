@@ -39,6 +39,7 @@ def one_level_at_a_time(tmp_path_factory):
     return run_whole_experiment(tmp_path_factory.mktemp("one"), SMALL, together=1)
 
 
+@pytest.mark.slow
 def test_experiment_in_lockstep_matches_one_level_at_a_time(tmp_path, one_level_at_a_time):
     expected = one_level_at_a_time
     got = run_whole_experiment(tmp_path, SMALL, together=16)
@@ -54,6 +55,7 @@ def test_experiment_in_lockstep_matches_one_level_at_a_time(tmp_path, one_level_
         assert g_summary["trained_together"] == (2 if key[2] == 0 else 8)
 
 
+@pytest.mark.slow
 def test_lockstep_trials_in_worker_processes(tmp_path, one_level_at_a_time):
     expected = one_level_at_a_time
     with LocalExecutor(workers=2) as executor:
@@ -86,6 +88,7 @@ class RecordingExecutor:
         return [fn(u) for u in units]
 
 
+@pytest.mark.slow
 def test_lockstep_over_workers_splits_every_level_evenly(tmp_path, one_level_at_a_time):
     executor = RecordingExecutor(parallelism=3)
     got = run_whole_experiment(tmp_path, SMALL, together=16, executor=executor)
@@ -98,6 +101,7 @@ def test_lockstep_over_workers_splits_every_level_evenly(tmp_path, one_level_at_
         assert got[key][0]["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
 
 
+@pytest.mark.slow
 def test_lockstep_tasks_never_exceed_the_networks_trained_together(tmp_path):
     executor = RecordingExecutor(parallelism=2)
     got = run_whole_experiment(tmp_path, SMALL, together=3, executor=executor)

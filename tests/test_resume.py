@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import torch
 
 from lottery.cli import main
@@ -32,6 +34,7 @@ def cli(out):
     return [sys.executable, "-m", "lottery", *ARGS, "--out", str(out)]
 
 
+@pytest.mark.slow
 def test_killed_runs_resume_to_identical_results(tmp_path):
     reference = tmp_path / "reference"
     subprocess.run(cli(reference), check=True, capture_output=True)
