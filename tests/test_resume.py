@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 import torch
 
 from lottery.cli import main
