@@ -186,6 +186,7 @@ def record_starts(monkeypatch):
     return starts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [0, 2])
 def test_reset_restores_weights_and_batch_norm_to_theta_k(tmp_path, monkeypatch, k):
     starts = record_starts(monkeypatch)
