@@ -39,6 +39,7 @@ def toy():
         unregister_branch(NegatedStart.name)
 
 
+@pytest.mark.slow
 def test_a_registered_branch_runs_end_to_end_and_is_reported(toy, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])

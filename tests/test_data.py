@@ -80,6 +80,7 @@ def test_batch_stream_is_a_function_of_seed_and_iteration():
     assert not torch.equal(s1.batch(0)[1], s1.batch(3)[1])  # reshuffled each epoch
 
 
+@pytest.mark.slow
 def test_real_fashion_mnist_loads(fashion_dir):
     splits = load_splits("fashion-mnist", fashion_dir)
     assert (len(splits.train_y), len(splits.val_y), len(splits.test_y)) == (55000, 5000, 10000)
@@ -281,6 +282,7 @@ def _real_tar():
     return tar
 
 
+@pytest.mark.slow
 def test_real_jpeg_tar_layout_counts_and_class_balance():
     with tarfile.open(_real_tar()) as tar:
         found = imagefolder._images_by_split(imagefolder._tar_source(tar, _real_tar()))

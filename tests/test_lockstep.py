@@ -115,6 +115,7 @@ def test_split_evenly():
     assert split_evenly(list(range(15)), 2) == [list(range(8)), list(range(8, 15))]
 
 
+@pytest.mark.slow
 def test_command_line_speed_options(tmp_path):
     args = ["run", "--preset", "lenet-digits", "--iterations", "20", "--eval-every", "10", "--levels", "1",
             "--trials", "2", "--no-progress", "--out", str(tmp_path), "--threads", "1"]

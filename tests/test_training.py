@@ -99,6 +99,7 @@ def pruned_conv(data, seed=0):
 CONV_HP = TrainingHparams(lr=2e-3, batch_size=20, iterations=40, eval_every=10)
 
 
+@pytest.mark.slow
 def test_conv_nets_train_channels_last_on_cpu_with_the_same_results(tiny_data):
     # SGD: Adam's first steps turn rounding noise in near-zero gradients into whole steps of size lr,
     # which would hide what is compared here (the forward, backward and masks in the other layout)
@@ -119,6 +120,7 @@ def test_conv_nets_train_channels_last_on_cpu_with_the_same_results(tiny_data):
     assert not loop.prefers_channels_last(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first,then", [(True, False), (False, True)])
 def test_a_checkpoint_resumes_in_the_other_memory_layout(tiny_data, tmp_path, first, then):
     """Adam's moments must follow their weight's layout: the fused kernel walks both memories in step."""
