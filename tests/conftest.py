@@ -5,7 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from lottery.api import TicketSearch
 from lottery.data import DataSplits
+from lottery.models import get_model_spec
+from lottery.pruning import apply_mask, layerwise_magnitude_prune
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -21,6 +24,36 @@ def make_splits(n_train=240, n_val=60, n_test=60, shape=(1, 28, 28), classes=10,
         return x, y
 
     return DataSplits(*draw(n_train), *draw(n_val), *draw(n_test), classes)
+
+
+def pruned_lenet(data, rate=0.5, seed=0):
+    """LeNet-300-100 initialised from ``seed``, with ``rate`` of every prunable layer magnitude-pruned."""
+    model = get_model_spec("lenet_300_100").build(data.input_shape, data.num_classes)
+    model.reset_parameters(torch.Generator().manual_seed(seed))
+    weights = dict(model.named_parameters())
+    mask = {n: torch.ones_like(weights[n], dtype=torch.bool) for n in model.prunable_kinds()}
+    mask = layerwise_magnitude_prune(weights, mask, {n: rate for n in mask})
+    apply_mask(model, mask)
+    return model, mask
+
+
+def model_state(name: str, seed: int):
+    """A registered model drawn from ``seed`` (biases nonzero) and a copy of its state dict."""
+    shape = (1, 28, 28) if name == "lenet_300_100" else (3, 32, 32)
+    model = get_model_spec(name).build(shape, 10)
+    model.reset_parameters(torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        for p in model.parameters():  # nonzero biases: tensors outside the mask must come through unchanged
+            if p.dim() == 1:
+                p.uniform_(-1, 1)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}, model
+
+
+def ticket(name: str = "lenet_300_100", keep: float = 0.3):
+    """θ0 and a mask keeping ``keep`` of each prunable layer (magnitude pruned, as a ticket would be)."""
+    state, model = model_state(name, 0)
+    search = TicketSearch(model, rate=1 - keep)
+    return state, search.prune()
 
 
 @pytest.fixture

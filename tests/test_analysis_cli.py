@@ -33,6 +33,7 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_analyze_writes_figures_and_tables(experiment, tmp_path, capsys):
     out = tmp_path / "analysis"
     assert main(["analyze", str(experiment), "--out", str(out)]) == 0
@@ -59,6 +60,7 @@ def test_analyze_writes_figures_and_tables(experiment, tmp_path, capsys):
     assert "overlap_between_trials" in (out / "analysis.md").read_text()
 
 
+@pytest.mark.slow
 def test_analyze_errors(experiment, tmp_path, capsys):
     assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "a")]) == 1
     assert main(["analyze", str(experiment), "--levels", "7", "--out", str(tmp_path / "b")]) == 2
@@ -66,6 +68,7 @@ def test_analyze_errors(experiment, tmp_path, capsys):
     assert "not a lottery experiment folder" in err and "--levels: level(s) 7" in err
 
 
+@pytest.mark.slow
 def test_instability_command(experiment, tmp_path, capsys):
     out = tmp_path / "inst"
     assert main(["instability", str(experiment), "--level", "0,2", "--points", "5", "--out", str(out),
@@ -90,6 +93,7 @@ def test_instability_command(experiment, tmp_path, capsys):
     assert "no finished ticket level 9" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_rewind_start_is_the_dense_run_at_iteration_k(tmp_path, capsys):
     folder = run_experiment(tmp_path / "runs", "--rewind", "20", "--levels", "1")
     run = InstabilityRun(folder, progress=False)

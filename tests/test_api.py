@@ -205,5 +205,5 @@ def test_a_torch_pruned_weight_left_out_of_prunable_is_a_usage_error():
     from torch.nn.utils import prune
     model = net()
     prune.random_unstructured(model.conv, "weight", amount=0.3)
-    with pytest.raises(UsageError, match="conv.weight.*torch.nn.utils.prune.*prunable="):
+    with pytest.raises(UsageError, match=r"conv.weight.*torch.nn.utils.prune.*prunable="):
         TicketSearch(model, prunable=["head.1.weight"])

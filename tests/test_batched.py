@@ -6,20 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import make_splits
-from lottery.cli import main
+from conftest import pruned_lenet
 from lottery.data import DataSplits, load_splits
 from lottery.errors import LotteryError
-from lottery.executors import LocalExecutor
-from lottery.experiments import Experiment, run_experiment
-from lottery.experiments.runner import split_evenly
-from lottery.hparams import ExperimentHparams, TrainingHparams
-from lottery.models import LotteryModel, get_model_spec
-from lottery.pruning import apply_mask, layerwise_magnitude_prune
+from lottery.hparams import TrainingHparams
+from lottery.models import LotteryModel
+from lottery.pruning import apply_mask
 from lottery.training import train
-from lottery.storage import load_json, load_tensors
 from lottery.training.stacked_fc import StackedFC
-from lottery.options import SpeedOptions
 from lottery.training.batched import (Job, can_batch, split_optimizer_state, stack_optimizer_states,
                                       train_many)
 
@@ -30,22 +24,12 @@ HP = TrainingHparams(lr=5e-3, batch_size=20, iterations=90, eval_every=15)
 NETS = [(0, 0.0, 10), (1, 0.5, 11), (2, 0.95, 12)]
 
 
-def lenet(data, init_seed, rate):
-    model = get_model_spec("lenet_300_100").build(data.input_shape, data.num_classes)
-    model.reset_parameters(torch.Generator().manual_seed(init_seed))
-    weights = dict(model.named_parameters())
-    mask = {n: torch.ones_like(weights[n], dtype=torch.bool) for n in model.prunable_kinds()}
-    mask = layerwise_magnitude_prune(weights, mask, {n: rate for n in mask})
-    apply_mask(model, mask)
-    return model, mask
-
-
 def one_by_one(data, hp, nets=NETS, **kwargs):
-    return [train(*lenet(data, i, r), data, hp, s, progress=False, **kwargs) for i, r, s in nets]
+    return [train(*pruned_lenet(data, r, i), data, hp, s, progress=False, **kwargs) for i, r, s in nets]
 
 
 def together(data, hp, nets=NETS, **kwargs):
-    jobs = [Job(*lenet(data, i, r), seed=s) for i, r, s in nets]
+    jobs = [Job(*pruned_lenet(data, r, i), seed=s) for i, r, s in nets]
     return jobs, train_many(jobs, data, hp, progress=False, **kwargs)
 
 
@@ -64,7 +48,7 @@ def assert_same_run(expected, got, atol=2e-5):
 def test_three_networks_together_equal_three_runs_one_by_one(tiny_data):
     expected = one_by_one(tiny_data, HP)
     jobs, got = together(tiny_data, HP)
-    for job, e, g in zip(jobs, expected, got):
+    for job, e, g in zip(jobs, expected, got, strict=True):
         assert_same_run(e, g)
         assert g.summary["trained_together"] == 3
         params = dict(job.model.named_parameters())
@@ -79,13 +63,13 @@ SPARSE_NETS = [(0, 0.95, 10), (1, 0.97, 11), (2, 0.95, 12)]  # every pruned laye
 
 
 def test_sparse_kernels_give_what_dense_training_gives(tiny_data):
-    nets = [lenet(tiny_data, i, r) for i, r, _ in SPARSE_NETS]
+    nets = [pruned_lenet(tiny_data, r, i) for i, r, _ in SPARSE_NETS]
     engine = StackedFC([m for m, _ in nets], [mask for _, mask in nets], sparse=0.1)
     assert all(s is not None and s.use_sparse_forward for s in engine.sparse)  # the kernels under test run
     assert StackedFC([m for m, _ in nets], [mask for _, mask in nets], sparse=0.01).sparse == [None] * 3
     expected = one_by_one(tiny_data, HP, SPARSE_NETS)
     jobs, got = together(tiny_data, HP, SPARSE_NETS, sparse=0.1)
-    for job, e, g in zip(jobs, expected, got):
+    for job, e, g in zip(jobs, expected, got, strict=True):
         assert_same_run(e, g)
         params = dict(job.model.named_parameters())
         assert all(torch.count_nonzero(params[n][~keep]) == 0 for n, keep in job.mask.items())
@@ -93,21 +77,22 @@ def test_sparse_kernels_give_what_dense_training_gives(tiny_data):
 
 def test_sparse_kernels_checkpoint_in_the_dense_format(tiny_data, tmp_path):
     full = one_by_one(tiny_data, HP, SPARSE_NETS)
-    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / f"{n}.pt")
+    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt")
             for n, (i, r, s) in enumerate(SPARSE_NETS)]
     train_many(jobs, tiny_data, replace(HP, iterations=60), checkpoint_every=45, progress=False, sparse=0.1)
-    for n, ((i, r, s), expected) in enumerate(zip(SPARSE_NETS, full)):
+    for n, ((i, r, s), expected) in enumerate(zip(SPARSE_NETS, full, strict=True)):
         state = torch.load(tmp_path / f"{n}.pt", weights_only=False)["optimizer"]["state"]
         assert state[0]["exp_avg"].shape == (300, 784)  # Adam's moments as the one-network loop keeps them
-        resumed = train(*lenet(tiny_data, i, r), tiny_data, HP, s, checkpoint=tmp_path / f"{n}.pt", progress=False)
+        resumed = train(*pruned_lenet(tiny_data, r, i), tiny_data, HP, s, checkpoint=tmp_path / f"{n}.pt",
+                        progress=False)
         assert_same_run(expected, resumed)
     # and back: the dense checkpoints resume with sparse kernels
-    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / f"{n}.pt")
+    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt")
             for n, (i, r, s) in enumerate(SPARSE_NETS)]
     for n, (i, r, s) in enumerate(SPARSE_NETS):
-        train(*lenet(tiny_data, i, r), tiny_data, replace(HP, iterations=60), s, checkpoint=tmp_path / f"{n}.pt",
+        train(*pruned_lenet(tiny_data, r, i), tiny_data, replace(HP, iterations=60), s, checkpoint=tmp_path / f"{n}.pt",
               checkpoint_every=45, progress=False)
-    for expected, resumed in zip(full, train_many(jobs, tiny_data, HP, progress=False, sparse=0.1)):
+    for expected, resumed in zip(full, train_many(jobs, tiny_data, HP, progress=False, sparse=0.1), strict=True):
         assert_same_run(expected, resumed)
 
 
@@ -116,7 +101,7 @@ def test_schedule_sgd_start_iteration_and_snapshot_match(tiny_data):
     kwargs = dict(start_iteration=10, snapshot_at=30)
     expected = one_by_one(tiny_data, hp, **kwargs)
     _, got = together(tiny_data, hp, **kwargs)
-    for e, g in zip(expected, got):
+    for e, g in zip(expected, got, strict=True):
         assert_same_run(e, g)
         assert g.curve.iterations[0] == 15  # evaluation continues on the schedule from the start iteration
         for name, value in e.snapshot.items():
@@ -129,42 +114,44 @@ def test_checkpoints_resume_across_both_paths(tiny_data, tmp_path):
     full = one_by_one(tiny_data, HP)
     short = replace(HP, iterations=60)
     # 1. batched, stopped after 60 iterations (last checkpoint at 45) -> finished one by one by loop.train
-    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / f"a{n}.pt")
+    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"a{n}.pt")
             for n, (i, r, s) in enumerate(NETS)]
     train_many(jobs, tiny_data, short, checkpoint_every=45, progress=False)
-    for n, ((i, r, s), expected) in enumerate(zip(NETS, full)):
-        resumed = train(*lenet(tiny_data, i, r), tiny_data, HP, s, checkpoint=tmp_path / f"a{n}.pt", progress=False)
+    for n, ((i, r, s), expected) in enumerate(zip(NETS, full, strict=True)):
+        resumed = train(*pruned_lenet(tiny_data, r, i), tiny_data, HP, s, checkpoint=tmp_path / f"a{n}.pt",
+                        progress=False)
         assert resumed.curve.iterations[0] == 0  # the curve came from the checkpoint
         assert_same_run(expected, resumed)
     # 2. one by one, stopped -> finished together
     for n, (i, r, s) in enumerate(NETS):
-        train(*lenet(tiny_data, i, r), tiny_data, short, s, checkpoint=tmp_path / f"b{n}.pt", checkpoint_every=45,
-              progress=False)
-    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / f"b{n}.pt")
+        train(*pruned_lenet(tiny_data, r, i), tiny_data, short, s, checkpoint=tmp_path / f"b{n}.pt",
+              checkpoint_every=45, progress=False)
+    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"b{n}.pt")
             for n, (i, r, s) in enumerate(NETS)]
-    for expected, resumed in zip(full, train_many(jobs, tiny_data, HP, progress=False)):
+    for expected, resumed in zip(full, train_many(jobs, tiny_data, HP, progress=False), strict=True):
         assert_same_run(expected, resumed)
 
 
 def test_networks_resumed_from_different_iterations_train_in_separate_groups(tiny_data, tmp_path):
     full = one_by_one(tiny_data, HP)
     (i, r, s) = NETS[1]
-    train(*lenet(tiny_data, i, r), tiny_data, replace(HP, iterations=40), s, checkpoint=tmp_path / "c.pt",
+    train(*pruned_lenet(tiny_data, r, i), tiny_data, replace(HP, iterations=40), s, checkpoint=tmp_path / "c.pt",
           checkpoint_every=30, progress=False)  # checkpoint at iteration 30; the others start from 0
-    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / "c.pt" if n == 1 else None)
+    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / "c.pt" if n == 1 else None)
             for n, (i, r, s) in enumerate(NETS)]
     got = train_many(jobs, tiny_data, HP, progress=False)
-    for expected, g in zip(full, got):
+    for expected, g in zip(full, got, strict=True):
         assert_same_run(expected, g)
     assert [g.summary["trained_together"] for g in got] == [2, 1, 2]
 
 
 def test_revived_pruned_weight_is_refused(tiny_data):
-    model, mask = lenet(tiny_data, 0, 0.5)
+    model, mask = pruned_lenet(tiny_data, 0.5, 0)
     with torch.no_grad():
         model.output.weight[~mask["output.weight"]] = 1.0
     with pytest.raises(LotteryError, match="pruned weights are nonzero"):
-        train_many([Job(*lenet(tiny_data, 1, 0.5), seed=0), Job(model, mask, seed=1)], tiny_data, HP, progress=False)
+        train_many([Job(*pruned_lenet(tiny_data, 0.5, 1), seed=0), Job(model, mask, seed=1)], tiny_data, HP,
+                   progress=False)
 
 
 class TinyConv(LotteryModel):
@@ -186,11 +173,11 @@ def test_models_the_engine_cannot_stack_train_one_by_one_exactly(tiny_data):
         return model, mask
 
     assert not can_batch([conv(0)[0]])
-    assert not can_batch([lenet(tiny_data, 0, 0.0)[0]], augment=lambda x, g: x)
+    assert not can_batch([pruned_lenet(tiny_data, 0.0, 0)[0]], augment=lambda x, g: x)
     hp = replace(HP, iterations=30)
     expected = [train(*conv(s), tiny_data, hp, s, progress=False) for s in (0, 1)]
     jobs = [Job(*conv(s), seed=s) for s in (0, 1)]
-    for e, g in zip(expected, train_many(jobs, tiny_data, hp, progress=False)):
+    for e, g in zip(expected, train_many(jobs, tiny_data, hp, progress=False), strict=True):
         assert g.curve == e.curve
         assert all(torch.equal(g.final_state[n], e.final_state[n]) for n in e.final_state)
 
@@ -215,11 +202,11 @@ def bf16_deviation(data, hp, nets):
     _, exact = together(data, hp, nets)
     _, fast = together(data, hp, nets, eval_dtype=torch.bfloat16)
     worst = {"acc": 0.0, "loss": 0.0}
-    for e, f in zip(exact, fast):
+    for e, f in zip(exact, fast, strict=True):
         assert f.curve.iterations == e.curve.iterations
-        for a, b in zip(e.curve.val_acc + e.curve.test_acc, f.curve.val_acc + f.curve.test_acc):
+        for a, b in zip(e.curve.val_acc + e.curve.test_acc, f.curve.val_acc + f.curve.test_acc, strict=True):
             worst["acc"] = max(worst["acc"], abs(a - b))
-        for a, b in zip(e.curve.val_loss, f.curve.val_loss):
+        for a, b in zip(e.curve.val_loss, f.curve.val_loss, strict=True):
             worst["loss"] = max(worst["loss"], abs(a - b) / max(a, 0.1))  # relative, absolute near 0
         for name, value in e.final_state.items():  # evaluation precision never touches training
             assert torch.equal(f.final_state[name], value)
@@ -231,6 +218,7 @@ def bf16_deviation(data, hp, nets):
 BF16_ACC_TOL, BF16_LOSS_TOL = 0.002, 0.005
 
 
+@pytest.mark.slow
 def test_bfloat16_evaluation_stays_within_its_stated_tolerance_on_fashion_mnist(fashion_dir):
     full = load_splits("fashion-mnist", fashion_dir)
     # all 5K validation and 10K test images; 5K training images (train accuracy is measured on them)
@@ -245,103 +233,6 @@ def test_bfloat16_evaluation_on_tiny_data(tiny_data):
     assert worst["acc"] <= 1 / 60 and worst["loss"] <= BF16_LOSS_TOL, worst  # 60 images: at most one flips
 
 
-def experiment_results(folder):
-    """(branch, trial, level) -> (curve, mask, final weights) of every finished level of a run."""
-    out = {}
-    for path in sorted(folder.rglob("metrics.json")):
-        m = load_json(path)
-        out[m["branch"], m["trial"], m["level"]] = (m["curve"], load_tensors(path.parent / "mask.pt"),
-                                                    load_tensors(path.parent / "final.pt"), m["summary"])
-    return out
-
-
-def run_whole_experiment(root, data, together, executor=None):
-    hp = ExperimentHparams(training=TrainingHparams(batch_size=40, iterations=24, eval_every=8))
-    with Experiment(hp, root, data=data, progress=False, speed=SpeedOptions(together=together)) as exp:
-        run_experiment(exp, 2, 2, reinit_draws=1, random_draws=1, oneshot=True, executor=executor)
-        return experiment_results(exp.paths.folder)
-
-
-SMALL = make_splits(shape=(1, 8, 8))  # LeNet on 8x8 inputs: whole experiments in a few seconds
-
-
-@pytest.fixture(scope="module")
-def one_level_at_a_time(tmp_path_factory):
-    return run_whole_experiment(tmp_path_factory.mktemp("one"), SMALL, together=1)
-
-
-def test_experiment_in_lockstep_matches_one_level_at_a_time(tmp_path, one_level_at_a_time):
-    expected = one_level_at_a_time
-    got = run_whole_experiment(tmp_path, SMALL, together=16)
-    assert got.keys() == expected.keys() and len(got) == 2 * (3 + 3 * 2)  # ticket 0-2; 3 branches x levels 1-2
-    for key, (curve, mask, final, summary) in expected.items():
-        g_curve, g_mask, g_final, g_summary = got[key]
-        assert all(torch.equal(mask[n], g_mask[n]) for n in mask), key
-        assert g_curve["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
-        assert g_curve["test_acc"] == curve["test_acc"], key
-        for name, value in final.items():
-            torch.testing.assert_close(g_final[name], value, atol=1e-5, rtol=1e-4)
-        # level 0: both trials' dense networks; levels 1-2: 2 trials x (ticket, reinit, random, one-shot)
-        assert g_summary["trained_together"] == (2 if key[2] == 0 else 8)
-
-
-def test_lockstep_trials_in_worker_processes(tmp_path, one_level_at_a_time):
-    expected = one_level_at_a_time
-    with LocalExecutor(workers=2) as executor:
-        got = run_whole_experiment(tmp_path, SMALL, together=16, executor=executor)
-    assert got.keys() == expected.keys()
-    for key, (curve, mask, _, _) in expected.items():
-        assert all(torch.equal(mask[n], got[key][1][n]) for n in mask), key
-        assert got[key][0]["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
-        assert got[key][3]["trained_together"] == (1 if key[2] == 0 else 4)  # each level split over the 2 workers
-
-
-class RecordingExecutor:
-    """Runs tasks here, one after another, but the way worker tasks run (each reopens the experiment);
-    records how many tasks each map call was given."""
-
-    in_process = False
-
-    def __init__(self, parallelism):
-        self.parallelism, self.task_counts = parallelism, []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
-
-    def map(self, fn, units):
-        units = list(units)
-        self.task_counts.append(len(units))
-        return [fn(u) for u in units]
-
-
-def test_lockstep_over_workers_splits_every_level_evenly(tmp_path, one_level_at_a_time):
-    executor = RecordingExecutor(parallelism=3)
-    got = run_whole_experiment(tmp_path, SMALL, together=16, executor=executor)
-    # level 0: 2 dense networks -> 2 tasks of 1; levels 1-2: 8 networks -> 3 tasks of 3, 3 and 2
-    assert executor.task_counts == [2, 3, 3]
-    sizes = sorted(summary["trained_together"] for key, (_, _, _, summary) in got.items() if key[2] == 1)
-    assert sizes == [2, 2, 3, 3, 3, 3, 3, 3]
-    for key, (curve, mask, _, _) in one_level_at_a_time.items():
-        assert all(torch.equal(mask[n], got[key][1][n]) for n in mask), key
-        assert got[key][0]["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
-
-
-def test_lockstep_tasks_never_exceed_the_networks_trained_together(tmp_path):
-    executor = RecordingExecutor(parallelism=2)
-    got = run_whole_experiment(tmp_path, SMALL, together=3, executor=executor)
-    assert executor.task_counts == [2, 3, 3]  # 8 networks of a level, at most 3 per task: 3 tasks, not 2
-    assert max(summary["trained_together"] for *_, summary in got.values()) == 3
-
-
-def test_split_evenly():
-    assert split_evenly(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
-    assert split_evenly([1, 2], 2) == [[1], [2]]
-    assert split_evenly(list(range(15)), 2) == [list(range(8)), list(range(8, 15))]
-
-
 def test_bfloat16_evaluation_of_models_trained_one_by_one(tiny_data):
     def conv():
         model = TinyConv()
@@ -353,40 +244,29 @@ def test_bfloat16_evaluation_of_models_trained_one_by_one(tiny_data):
     (fast,) = train_many([conv()], tiny_data, hp, progress=False, eval_dtype=torch.bfloat16)
     assert all(torch.equal(fast.final_state[n], v) for n, v in exact.final_state.items())
     assert fast.curve.val_loss != exact.curve.val_loss  # the evaluation did run in bfloat16
-    for a, b in zip(exact.curve.val_loss, fast.curve.val_loss):
+    for a, b in zip(exact.curve.val_loss, fast.curve.val_loss, strict=True):
         assert abs(a - b) <= BF16_LOSS_TOL * max(a, 0.1)
-    for a, b in zip(exact.curve.test_acc, fast.curve.test_acc):
+    for a, b in zip(exact.curve.test_acc, fast.curve.test_acc, strict=True):
         assert abs(a - b) <= 1 / 60
-
-
-def test_command_line_speed_options(tmp_path):
-    args = ["run", "--preset", "lenet-digits", "--iterations", "20", "--eval-every", "10", "--levels", "1",
-            "--trials", "2", "--no-progress", "--out", str(tmp_path), "--threads", "1"]
-    assert main(args + ["--batch-networks", "4", "--eval-precision", "bf16"]) == 0
-    together = {(m["trial"], m["level"]): m["summary"]["trained_together"]
-                for m in map(load_json, tmp_path.rglob("metrics.json"))}
-    assert together == {(0, 0): 2, (1, 0): 2, (0, 1): 2, (1, 1): 2}  # both trials' networks of a level together
-    with pytest.raises(SystemExit) as exit_:
-        main(args + ["--batch-networks", "0"])
-    assert exit_.value.code == 2
-    assert main(args + ["--sparse-below", "1.5"]) == 2
 
 
 def test_bf16_together_follows_bf16_one_by_one_and_resumes_exactly(tiny_data, tmp_path):
     hp = replace(HP, precision="bf16")
     expected = one_by_one(tiny_data, hp)
     jobs, got = together(tiny_data, hp)
-    for job, e, g in zip(jobs, expected, got):
+    for job, e, g in zip(jobs, expected, got, strict=True):
         assert g.summary["precision"] == "bf16" and g.summary["trained_together"] == 3
         params = dict(job.model.named_parameters())
         assert all(torch.count_nonzero(params[n][~keep]) == 0 for n, keep in job.mask.items())
         # the same bf16 rounding in other matmul shapes: close, not equal
-        assert max(abs(a - b) for a, b in zip(e.curve.test_acc, g.curve.test_acc)) <= BF16_TRAIN_ACC_TOL
+        assert max(abs(a - b) for a, b in zip(e.curve.test_acc, g.curve.test_acc, strict=True)) <= BF16_TRAIN_ACC_TOL
     # bit-exact resume of the stacked engine in bf16
-    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / f"{n}.pt") for n, (i, r, s) in enumerate(NETS)]
+    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt")
+            for n, (i, r, s) in enumerate(NETS)]
     train_many(jobs, tiny_data, replace(hp, iterations=60), checkpoint_every=45, progress=False)
-    jobs = [Job(*lenet(tiny_data, i, r), seed=s, checkpoint=tmp_path / f"{n}.pt") for n, (i, r, s) in enumerate(NETS)]
-    for full, resumed in zip(got, train_many(jobs, tiny_data, hp, progress=False)):
+    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt")
+            for n, (i, r, s) in enumerate(NETS)]
+    for full, resumed in zip(got, train_many(jobs, tiny_data, hp, progress=False), strict=True):
         assert resumed.curve == full.curve
         assert all(torch.equal(v, resumed.final_state[k]) for k, v in full.final_state.items())
 
@@ -400,13 +280,14 @@ BF16_TRAIN_ACC_TOL = 3 / 60
 BF16_TRAINING_ACC_TOL = 0.02
 
 
+@pytest.mark.slow
 def test_bf16_training_stays_within_its_stated_tolerance_of_fp32_on_digits():
     data = load_splits("digits", None)
     hp = TrainingHparams(iterations=300, eval_every=50)
     nets = [(0, 0.8, 0), (1, 0.8, 1)]
     _, exact = together(data, hp, nets)
     jobs, fast = together(data, replace(hp, precision="bf16"), nets)
-    for job, e, f in zip(jobs, exact, fast):
+    for job, e, f in zip(jobs, exact, fast, strict=True):
         params = dict(job.model.named_parameters())
         assert all(torch.count_nonzero(params[n][~keep]) == 0 for n, keep in job.mask.items())
         for key in ("test_acc_at_early_stop", "test_acc_final", "train_acc_final"):

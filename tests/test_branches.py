@@ -39,6 +39,7 @@ def toy():
         unregister_branch(NegatedStart.name)
 
 
+@pytest.mark.slow
 def test_a_registered_branch_runs_end_to_end_and_is_reported(toy, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
@@ -60,7 +61,7 @@ def test_a_registered_branch_runs_end_to_end_and_is_reported(toy, tmp_path, caps
     assert [(ls.branch, ls.level, ls.trials) for ls in aggregate(runs)] == [
         (TICKET, 0, 1), (TICKET, 1, 1), ("negated", 1, 2)]
     assert style("negated") == TOY_STYLE and "negated" in figure_branches(4)
-    written, notes = make_report([folder], tmp_path / "report")
+    _, notes = make_report([folder], tmp_path / "report")
     assert "| level | Pm % | ticket | negated |" in (tmp_path / "report" / "table.md").read_text()
     assert not any("negated" in n for n in notes)
     assert any("--reinit-draws N" in n for n in notes)  # the built-in branches still note their absence

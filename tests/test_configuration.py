@@ -52,9 +52,9 @@ def test_flags_set_their_field(flags, expected):
 
 
 def test_a_pruning_rate_is_checked_by_its_field():
-    with pytest.raises(UsageError, match="--prune-fc 1.0 is impossible"):
+    with pytest.raises(UsageError, match=r"--prune-fc 1.0 is impossible"):
         dataclasses.replace(TINY, pruning=PruningHparams(fc_rate=1.0)).validate()
-    with pytest.raises(UsageError, match="--prune-global -0.1 is impossible"):
+    with pytest.raises(UsageError, match=r"--prune-global -0.1 is impossible"):
         dataclasses.replace(TINY, pruning=PruningHparams(strategy="global", global_rate=-0.1)).validate()
 
 
@@ -122,7 +122,7 @@ def test_a_new_strategy_is_one_registered_class(monkeypatch, tmp_path):
         pruned = exp.prune(exp.fresh_init(0), mask)
     assert int(pruned["output.weight"].sum()) == mask["output.weight"].numel() // 2
     assert all(bool(pruned[n].all()) for n in mask if n != "output.weight")
-    with pytest.raises(UsageError, match="--prune-fc 0.3 is unused by --prune-strategy output-first"):
+    with pytest.raises(UsageError, match=r"--prune-fc 0.3 is unused by --prune-strategy output-first"):
         dataclasses.replace(hp, pruning=PruningHparams(strategy="output-first", fc_rate=0.3)).validate()
     assert torch.equal(exp.pruning_strategy.prune_to_counts(exp.fresh_init(0), pruned)["output.weight"].sum(),
                        pruned["output.weight"].sum())

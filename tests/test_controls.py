@@ -88,7 +88,7 @@ def test_random_masks_keep_per_layer_counts_at_new_positions(done):
         assert not torch.equal(draws[0]["hidden.0.weight"], draws[1]["hidden.0.weight"])
         assert torch.equal(random_mask(done, 0, 0, k)["hidden.0.weight"], draws[0]["hidden.0.weight"])  # seeded
     # the random draw at level 2 is not nested in level 1: a fresh random mask per level
-    m1, m2 = level(done, "random_0", 1, "mask")["hidden.0.weight"], level(done, "random_0", 2, "mask")["hidden.0.weight"]
+    m1, m2 = (level(done, "random_0", k, "mask")["hidden.0.weight"] for k in (1, 2))
     assert bool((m2 & ~m1).any())
 
 

@@ -5,6 +5,7 @@ import io
 import pickle
 import struct
 import tarfile
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 def conv_weights(channels):
     """3x3 kernels: 9 * in * out per convolution, starting from 3 RGB channels."""
     sizes = [3, *channels]
-    return sum(9 * a * b for a, b in zip(sizes, sizes[1:]))
+    return sum(9 * a * b for a, b in pairwise(sizes))
 
 
 # (conv channels, width after the poolings, last conv channels) -> fc 256, 256, 10 on top
@@ -175,7 +176,7 @@ def test_tiny_cifar_folder_loads(tiny_cifar):
     first = train[7]
     assert raw.train_x[7, 0, 0, 1] == first[1] and raw.train_x[7, 1, 2, 3] == first[1024 + 2 * 32 + 3]
     assert raw.train_x[7, 2, 31, 31] == first[3071]
-    assert raw.train_y.tolist() == sum((batches[n][1] for n in BATCHES[:5]), [])
+    assert raw.train_y.tolist() == [y for n in BATCHES[:5] for y in batches[n][1]]
     assert raw.test_y.tolist() == batches["test_batch"][1]
     assert (raw.num_classes, raw.validation_size) == (10, 5000)
 
@@ -300,6 +301,7 @@ def test_empty_folder_says_what_to_do(tmp_path):
 
 
 # -- end to end ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_imp_level_on_tiny_conv_run(tmp_path, capsys):
     folder = write_py2_folder(tmp_path / "cifar", make_batches(n_train_per_batch=12, n_test=10))
     out = tmp_path / "runs"
@@ -343,7 +345,8 @@ def test_figure5_one_line_per_net(tmp_path):
         ("ticket", 0, 0, 1.0, 900, 0.60), ("ticket", 1, 0, 1.0, 1100, 0.62),
         ("ticket", 0, 1, 0.5, 700, 0.65), ("ticket", 1, 1, 0.5, 500, 0.66),
         ("reinit_0", 0, 1, 0.5, 1200, 0.55), ("reinit_1", 0, 1, 0.5, 1400, 0.53)])
-    conv4 = _fake_experiment(tmp_path, "conv4", 0.5, [("ticket", 0, 0, 1.0, 2000, 0.7), ("ticket", 0, 1, 0.4, 1500, 0.75)])
+    conv4 = _fake_experiment(tmp_path, "conv4", 0.5, [("ticket", 0, 0, 1.0, 2000, 0.7),
+                                                      ("ticket", 0, 1, 0.4, 1500, 0.75)])
     series = compare_series([conv2, conv4])
     assert [(s.label, s.branch) for s in series] == [("conv2", "ticket"), ("conv2", "reinit"),
                                                       ("conv4 dropout 0.5", "ticket")]

@@ -44,7 +44,7 @@ def test_checksum_mismatch_is_refused_with_file_and_expected_sum(tmp_path):
 
 
 def test_missing_file_names_it_and_suggests_download(tmp_path):
-    with pytest.raises(LotteryError, match="missing data file .*train-images-idx3-ubyte.gz.*--download"):
+    with pytest.raises(LotteryError, match=r"missing data file .*train-images-idx3-ubyte.gz.*--download"):
         load_idx_folder(tmp_path, MNIST_SHA256, [], download=False)
 
 
@@ -80,6 +80,7 @@ def test_batch_stream_is_a_function_of_seed_and_iteration():
     assert not torch.equal(s1.batch(0)[1], s1.batch(3)[1])  # reshuffled each epoch
 
 
+@pytest.mark.slow
 def test_real_fashion_mnist_loads(fashion_dir):
     splits = load_splits("fashion-mnist", fashion_dir)
     assert (len(splits.train_y), len(splits.val_y), len(splits.test_y)) == (55000, 5000, 10000)
@@ -201,7 +202,7 @@ def test_cifar10_jpeg_reads_any_tar_or_folder_and_explains_a_missing_one(tmp_pat
     assert splits.num_classes == 3 and splits.input_shape == (3, 5, 6)
     assert splits.train_x.mean(dim=(0, 2, 3)).abs().max() < 1e-4  # standardised per channel
     (tmp_path / "empty").mkdir()
-    with pytest.raises(LotteryError, match="no CIFAR-10 \\(JPEG copy\\) data in .*cannot be downloaded"):
+    with pytest.raises(LotteryError, match=r"no CIFAR-10 \(JPEG copy\) data in .*cannot be downloaded"):
         get_loader("cifar10-jpeg")(tmp_path / "empty", True)
     with pytest.raises(UsageError, match="validation size 5000"):  # the default split needs the real data
         load_splits("cifar10-jpeg", tar)
@@ -251,7 +252,7 @@ def test_idx_data_sets_are_cached_after_verification_and_cache_can_be_off(tmp_pa
     monkeypatch.setenv("LOTTERY_CACHE", str(tmp_path / "cache"))
     arrays = [np.full((3, 2, 2), 7, np.uint8), np.array([1, 2, 3], np.uint8),
               np.full((2, 2, 2), 9, np.uint8), np.array([4, 5], np.uint8)]
-    for name, a in zip(mnist._FILES, arrays):
+    for name, a in zip(mnist._FILES, arrays, strict=True):
         write_idx(tmp_path / name, a)
     sums = {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in mnist._FILES}
     first = load_idx_folder(tmp_path, sums, [], False)
@@ -281,6 +282,7 @@ def _real_tar():
     return tar
 
 
+@pytest.mark.slow
 def test_real_jpeg_tar_layout_counts_and_class_balance():
     with tarfile.open(_real_tar()) as tar:
         found = imagefolder._images_by_split(imagefolder._tar_source(tar, _real_tar()))
@@ -306,7 +308,7 @@ def test_download_replaces_a_corrupt_file_with_a_verified_copy(tmp_path):
     (mirror / "f.bin").write_bytes(b"the real payload")
     expected = hashlib.sha256(b"the real payload").hexdigest()
     (folder / "f.bin").write_bytes(b"the real pay")  # truncated
-    with pytest.raises(LotteryError, match="corrupt.*pass --download to replace it"):
+    with pytest.raises(LotteryError, match=r"corrupt.*pass --download to replace it"):
         fetch(folder, "f.bin", expected, [mirror.as_uri()], download=False)
     assert fetch(folder, "f.bin", expected, [mirror.as_uri()], download=True) == folder / "f.bin"
     assert (folder / "f.bin").read_bytes() == b"the real payload"
@@ -319,6 +321,6 @@ def test_a_corrupt_file_stays_until_a_download_passes_the_checksum(tmp_path):
     folder.mkdir()
     (mirror / "f.bin").write_bytes(b"also wrong")
     (folder / "f.bin").write_bytes(b"wrong")
-    with pytest.raises(LotteryError, match="could not download f.bin: .*checksum mismatch"):
+    with pytest.raises(LotteryError, match=r"could not download f.bin: .*checksum mismatch"):
         fetch(folder, "f.bin", hashlib.sha256(b"right").hexdigest(), [mirror.as_uri()], download=True)
     assert (folder / "f.bin").read_bytes() == b"wrong" and [p.name for p in folder.iterdir()] == ["f.bin"]

@@ -43,7 +43,7 @@ def conv3x3(pairs):
 def test_vgg19_has_the_papers_20m_weights_and_prunes_no_output():
     # 2x64 pool 2x128 pool 4x256 pool 4x512 pool 4x512, 3x3 convs; output fc 512 -> 10.
     widths = [64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512]
-    conv = conv3x3(zip([3] + widths[:-1], widths))
+    conv = conv3x3(zip([3] + widths[:-1], widths, strict=True))
     model = build("vgg19")
     assert count_weights(model, (CONV,)) == conv == 20_018_880
     assert count_weights(model, (OUTPUT,)) == 512 * 10
@@ -113,7 +113,7 @@ def test_flip_and_crop_shifts_each_image_within_its_zero_padding():
     out = flip_and_crop(x, torch.Generator().manual_seed(0), pad=2)
     assert out.shape == x.shape
     found = set()
-    for image, result in zip(x, out):
+    for image, result in zip(x, out, strict=True):
         matches = []
         for flip in (False, True):
             padded = torch.nn.functional.pad(image.flip(2) if flip else image, (2, 2, 2, 2))
@@ -186,6 +186,7 @@ def record_starts(monkeypatch):
     return starts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [0, 2])
 def test_reset_restores_weights_and_batch_norm_to_theta_k(tmp_path, monkeypatch, k):
     starts = record_starts(monkeypatch)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 SPEED_VARIABLES = ("OMP_WAIT_POLICY", "THP_MEM_ALLOC_ENABLE")
-PRINT_THEM = "import os, lottery; print(*(os.environ[v] for v in %r))" % (SPEED_VARIABLES,)
+PRINT_THEM = f"import os, lottery; print(*(os.environ[v] for v in {SPEED_VARIABLES!r}))"
 
 
 def run_with(**overrides) -> str:

@@ -81,12 +81,14 @@ def test_in_process_executor_maps_in_order_in_this_process():
         assert set(ex.map(worker_pid, range(3))) == {os.getpid()}
 
 
+@pytest.mark.slow
 def test_worker_processes_run_units_elsewhere_and_keep_order(two_workers):
     assert not two_workers.in_process
     assert two_workers.map(abs, [-3, 1, -2, 5]) == [3, 1, 2, 5]
     assert os.getpid() not in two_workers.map(worker_pid, range(4))
 
 
+@pytest.mark.slow
 def test_units_in_worker_processes_write_the_same_results_as_in_process(small_data, two_workers,
                                                                        in_process_results, tmp_path):
     parallel = run_with(two_workers, tmp_path, small_data)
@@ -95,6 +97,7 @@ def test_units_in_worker_processes_write_the_same_results_as_in_process(small_da
     assert all((parallel / f"trial_{t}" / "init.pt").exists() for t in range(2))
 
 
+@pytest.mark.slow
 def test_run_imp_fans_out_whole_ticket_chains(small_data, two_workers, in_process_results, tmp_path):
     with Experiment(TINY, tmp_path, data=small_data, progress=False) as exp:
         run_imp(exp, TRIALS, LEVELS, two_workers)
@@ -117,6 +120,7 @@ def test_worker_that_cannot_see_the_results_folder_says_so(small_data, tmp_path)
         ExperimentHandle.of(exp).open()
 
 
+@pytest.mark.slow
 def test_errors_in_worker_processes_reach_the_driver_as_lottery_errors(small_data, two_workers, tmp_path):
     exp = Experiment(TINY, tmp_path, data=small_data)
     with pytest.raises(LotteryError, match="cannot see"):
@@ -155,6 +159,7 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_executor_maps_in_order_with_a_cap_on_tasks_in_flight(local_ray):
     with RayExecutor(max_in_flight=1) as ex:
         assert ex.map(lambda u: u * 10, [3, 1, 2]) == [30, 10, 20]
@@ -162,12 +167,14 @@ def test_ray_executor_maps_in_order_with_a_cap_on_tasks_in_flight(local_ray):
     assert local_ray.is_initialized()  # it did not start Ray, so it leaves it running
 
 
+@pytest.mark.slow
 def test_units_on_ray_write_the_same_results_as_in_process(local_ray, small_data, in_process_results, tmp_path):
     with RayExecutor() as ex:
         distributed = run_with(ex, tmp_path, small_data)
     assert_same_results(in_process_results, results(distributed))
 
 
+@pytest.mark.slow
 def test_lottery_errors_in_ray_tasks_reach_the_driver_as_themselves(local_ray, small_data, tmp_path):
     exp = Experiment(TINY, tmp_path, data=small_data)  # never entered: workers cannot find the folder
     with RayExecutor() as ex, pytest.raises(LotteryError, match="file system they all share") as caught:
@@ -198,6 +205,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_worker_processes_exit_when_the_driver_is_killed(tmp_path):
     import signal

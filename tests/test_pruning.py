@@ -19,7 +19,7 @@ def test_lenet_kinds_and_exact_counts_per_layer():
     weights = dict(model.named_parameters())
     mask = {n: torch.ones_like(weights[n], dtype=torch.bool) for n in kinds}
     rates = {"hidden.0.weight": 0.2, "hidden.1.weight": 0.2, "output.weight": 0.1}
-    for level in range(1, 4):
+    for _ in range(1, 4):
         before = {n: int(m.sum()) for n, m in mask.items()}
         mask = layerwise_magnitude_prune(weights, mask, rates)
         for n, m in mask.items():

@@ -57,6 +57,6 @@ def test_readme_sample_output_is_what_the_main_job_prints(capsys, tmp_path, monk
     assert printed.splitlines()[:3] == expected.splitlines()[:3]
     got, want = table_rows(printed), table_rows(expected)
     assert [r[:4] for r in got] == [r[:4] for r in want] and len(want) >= 9
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert float(g[5]) == pytest.approx(float(w[5]), abs=0.02)  # validation loss at early stop
         assert float(g[6]) == pytest.approx(float(w[6]), abs=1.5) and float(g[7]) == pytest.approx(float(w[7]), abs=1.5)

@@ -127,7 +127,7 @@ def test_mean_curve_and_default_levels():
 
 
 def test_unknown_curve_level_is_a_usage_error(finished, tmp_path, capsys):
-    with pytest.raises(UsageError, match="level.s. 7 not finished"):
+    with pytest.raises(UsageError, match=r"level.s. 7 not finished"):
         make_report([finished], tmp_path, curve_levels=[0, 7])
     assert main(["report", str(finished), "--out", str(tmp_path), "--levels-for-curves", "0,7"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1

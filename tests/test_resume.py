@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from lottery.cli import main
@@ -32,6 +33,7 @@ def cli(out):
     return [sys.executable, "-m", "lottery", *ARGS, "--out", str(out)]
 
 
+@pytest.mark.slow
 def test_killed_runs_resume_to_identical_results(tmp_path):
     reference = tmp_path / "reference"
     subprocess.run(cli(reference), check=True, capture_output=True)
@@ -58,6 +60,7 @@ def test_killed_runs_resume_to_identical_results(tmp_path):
     assert not list(killed.rglob("checkpoint.pt")) and not list(killed.rglob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_damaged_result_file_is_redone(tmp_path, capsys):
     out = tmp_path / "out"
     assert main([*ARGS, "--levels", "1", "--iterations", "60", "--out", str(out)]) == 0
@@ -68,6 +71,7 @@ def test_damaged_result_file_is_redone(tmp_path, capsys):
     assert results(out)[0] == reference
 
 
+@pytest.mark.slow
 def test_same_command_same_results_and_show_prints_seeds(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     for out in (a, b):

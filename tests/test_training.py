@@ -3,6 +3,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from conftest import pruned_lenet
 from lottery.errors import LotteryError, UsageError
 from lottery.hparams import ExperimentHparams, TrainingHparams
 from lottery.models import get_model_spec
@@ -10,16 +11,6 @@ from lottery.pruning import apply_mask, layerwise_magnitude_prune
 from lottery.training import loop, train
 from lottery.training.metrics import Curve
 from lottery.training.schedule import train_subset
-
-
-def pruned_lenet(data, rate=0.5, seed=0):
-    model = get_model_spec("lenet_300_100").build(data.input_shape, data.num_classes)
-    model.reset_parameters(torch.Generator().manual_seed(seed))
-    weights = dict(model.named_parameters())
-    mask = {n: torch.ones_like(weights[n], dtype=torch.bool) for n in model.prunable_kinds()}
-    mask = layerwise_magnitude_prune(weights, mask, {n: rate for n in mask})
-    apply_mask(model, mask)
-    return model, mask
 
 
 @pytest.mark.parametrize("optimizer,weight_decay", [("adam", 0.0), ("adam", 1e-2), ("sgd", 1e-2)])
@@ -90,7 +81,7 @@ def test_a_violated_mask_stops_training_with_a_clear_error(tiny_data):
     with torch.no_grad():
         model.hidden[0].weight.add_(1.0)  # revive pruned weights behind the mask's back
     hp = TrainingHparams(batch_size=20, iterations=20, eval_every=10)
-    with pytest.raises(LotteryError, match="invariant violated at the start of training.*hidden.0.weight"):
+    with pytest.raises(LotteryError, match=r"invariant violated at the start of training.*hidden.0.weight"):
         train(model, mask, tiny_data, hp, seed=0, progress=False)
 
 
@@ -108,6 +99,7 @@ def pruned_conv(data, seed=0):
 CONV_HP = TrainingHparams(lr=2e-3, batch_size=20, iterations=40, eval_every=10)
 
 
+@pytest.mark.slow
 def test_conv_nets_train_channels_last_on_cpu_with_the_same_results(tiny_data):
     # SGD: Adam's first steps turn rounding noise in near-zero gradients into whole steps of size lr,
     # which would hide what is compared here (the forward, backward and masks in the other layout)
@@ -128,6 +120,7 @@ def test_conv_nets_train_channels_last_on_cpu_with_the_same_results(tiny_data):
     assert not loop.prefers_channels_last(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first,then", [(True, False), (False, True)])
 def test_a_checkpoint_resumes_in_the_other_memory_layout(tiny_data, tmp_path, first, then):
     """Adam's moments must follow their weight's layout: the fused kernel walks both memories in step."""
@@ -201,7 +194,7 @@ def test_bf16_resume_from_checkpoint_replays_exactly(tiny_data, tmp_path):
 def test_fp16_on_cpu_and_unknown_precisions_are_refused(tiny_data):
     for precision in ("fp16", "int8"):
         hp = TrainingHparams(batch_size=20, iterations=10, eval_every=10, precision=precision)
-        with pytest.raises(UsageError, match="precision|fp16"):
+        with pytest.raises(UsageError, match=r"precision|fp16"):
             train(*pruned_lenet(tiny_data), tiny_data, hp, seed=0, progress=False)
 
 
