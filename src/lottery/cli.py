@@ -167,11 +167,11 @@ def cmd_run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     experiment = open_experiment(args)
-    warning = bf16_warning(experiment.device, experiment.hp.training.precision, experiment.speed.eval_precision)
-    if warning:
-        print(f"lottery: warning: {warning}", file=sys.stderr)
     executor = make_executor(args.executor, workers=args.workers, address=args.address, device=args.device)
     with executor, experiment as exp:
+        warning = bf16_warning(exp.device, exp.hp.training.precision, exp.speed.eval_precision)
+        if warning:  # after the checks on entering, so a refused run prints its error alone
+            print(f"lottery: warning: {warning}", file=sys.stderr)
         ran = run_experiment(exp, args.trials, args.levels, executor=executor, **requests_from_args(args))
         if not ran:
             _ = exp.data  # every level had finished already: still report missing or corrupt data files
