@@ -56,8 +56,10 @@ def main() -> None:
         x, y = torch.randn(60, *shape), torch.randint(0, 10, (60,))
         _, eager = step_seconds(model, x, y, args.steps)
         compile_time, compiled = step_seconds(torch.compile(model), x, y, args.steps)
-        print(f"{name:<16} eager {eager * 1e3:7.1f} ms/step   compiled {compiled * 1e3:7.1f} ms/step "
-              f"(first step {compile_time:.0f} s)   compiled/eager speed {eager / compiled:.2f}x")
+        print(
+            f"{name:<16} eager {eager * 1e3:7.1f} ms/step   compiled {compiled * 1e3:7.1f} ms/step "
+            f"(first step {compile_time:.0f} s)   compiled/eager speed {eager / compiled:.2f}x"
+        )
 
 
 if __name__ == "__main__":

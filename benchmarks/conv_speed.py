@@ -37,17 +37,27 @@ def cifar_shaped() -> DataSplits:
 
 
 def reference(data: DataSplits, iterations: int) -> float:
-    model = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 16 * 16, 256), nn.ReLU(),
-                          nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    model = nn.Sequential(
+        nn.Conv2d(3, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 16 * 16, 256),
+        nn.ReLU(),
+        nn.Linear(256, 256),
+        nn.ReLU(),
+        nn.Linear(256, 10),
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-4)
     g = torch.Generator().manual_seed(0)
 
     def evaluate(x, y):
         with torch.no_grad():
             for lo in range(0, len(y), 1000):
-                logits = model(x[lo:lo + 1000])
-                F.cross_entropy(logits, y[lo:lo + 1000]).item()
+                logits = model(x[lo : lo + 1000])
+                F.cross_entropy(logits, y[lo : lo + 1000]).item()
 
     began = time.perf_counter()
     for it in range(iterations):
@@ -69,8 +79,7 @@ def reference(data: DataSplits, iterations: int) -> float:
 def lottery_conv2(data: DataSplits, iterations: int, eval_dtype: torch.dtype) -> float:
     model = get_model_spec("conv2").build((3, 32, 32), 10)
     model.reset_parameters(torch.Generator().manual_seed(0))
-    mask = {n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters()
-            if n in model.prunable_kinds()}
+    mask = {n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters() if n in model.prunable_kinds()}
     hp = TrainingHparams(lr=2e-4, batch_size=60, iterations=iterations, eval_every=EVAL_EVERY)
     began = time.perf_counter()
     train(model, mask, data, hp, 0, progress=False, eval_dtype=eval_dtype)
@@ -86,8 +95,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     iterations = args.iterations or (100 if args.short else 200)
     data = cifar_shaped()
-    print(f"Conv-2, {iterations} iterations, eval every {EVAL_EVERY} on 5K+10K; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"Conv-2, {iterations} iterations, eval every {EVAL_EVERY} on 5K+10K; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     configs = {
         "reference": lambda: reference(data, iterations),
         "lottery loop.train": lambda: lottery_conv2(data, iterations, torch.float32),

@@ -69,16 +69,23 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{args.iterations} timed iterations per net")
-    print(f"{'net':<6} {'train s/1k its':>15} {'one eval s':>11} {'s/1k its incl. eval every 100':>30} "
-          f"{'load before/after':>18}")
+    print(
+        f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{args.iterations} timed iterations per net"
+    )
+    print(
+        f"{'net':<6} {'train s/1k its':>15} {'one eval s':>11} {'s/1k its incl. eval every 100':>30} "
+        f"{'load before/after':>18}"
+    )
     for name in args.nets.split(","):
         load_before = os.getloadavg()[0]  # the machine may be shared: say how busy it was
         step = time_training(name, args.iterations, 3e-4, args.device)
         evaluation = time_evaluation(name, args.device)
-        print(f"{name:<6} {1000 * step:>15.0f} {evaluation:>11.1f} {1000 * step + 10 * evaluation:>30.0f} "
-              f"{load_before:>9.1f}/{os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"{name:<6} {1000 * step:>15.0f} {evaluation:>11.1f} {1000 * step + 10 * evaluation:>30.0f} "
+            f"{load_before:>9.1f}/{os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,11 @@ def time_steps(model_name: str, precision: str, steps: int, batch: int, device: 
     """Seconds per training step of ``model_name`` under autocast to ``precision`` (after 3 warm-up steps)."""
     torch.manual_seed(0)
     model = get_model_spec(model_name).build((3, 32, 32), 10).to(device)
-    opt = (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if sgd
-           else torch.optim.Adam(model.parameters(), lr=2e-4))
+    opt = (
+        torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        if sgd
+        else torch.optim.Adam(model.parameters(), lr=2e-4)
+    )
     dtype = DTYPES[precision]
     scaler = torch.amp.GradScaler(device.split(":")[0], enabled=precision == "fp16" and device.startswith("cuda"))
     x, y = torch.randn(batch, 3, 32, 32, device=device), torch.randint(0, 10, (batch,), device=device)
@@ -63,20 +66,26 @@ def time_steps(model_name: str, precision: str, steps: int, batch: int, device: 
 def check_conv2(args) -> str:
     precisions = ["fp32", "bf16"] + (["fp16"] if args.device.startswith("cuda") else [])
     ms = {p: 1000 * time_steps("conv2", p, args.steps, args.batch, args.device) for p in precisions}
-    return f"conv2 step (batch {args.batch}): " + ", ".join(f"{p} {t:.2f} ms ({ms['fp32'] / t:.2f}x)"
-                                                           for p, t in ms.items())
+    return f"conv2 step (batch {args.batch}): " + ", ".join(
+        f"{p} {t:.2f} ms ({ms['fp32'] / t:.2f}x)" for p, t in ms.items()
+    )
 
 
 def check_resnet18(args) -> str:
-    rates = {p: 1 / time_steps("resnet18", p, args.resnet_steps, 2 * args.batch, args.device, sgd=True)
-             for p in ("fp32", "bf16")}
-    return (f"resnet18 {args.resnet_steps} steps (batch {2 * args.batch}, SGD): "
-            + ", ".join(f"{p} {r:.1f} steps/s" for p, r in rates.items()))
+    rates = {
+        p: 1 / time_steps("resnet18", p, args.resnet_steps, 2 * args.batch, args.device, sgd=True)
+        for p in ("fp32", "bf16")
+    }
+    return f"resnet18 {args.resnet_steps} steps (batch {2 * args.batch}, SGD): " + ", ".join(
+        f"{p} {r:.1f} steps/s" for p, r in rates.items()
+    )
 
 
 def _tensors(folder: Path) -> dict[str, object]:
-    return {p.relative_to(folder).as_posix(): torch.load(p, map_location="cpu", weights_only=True)
-            for p in sorted(folder.rglob("*.pt"))}
+    return {
+        p.relative_to(folder).as_posix(): torch.load(p, map_location="cpu", weights_only=True)
+        for p in sorted(folder.rglob("*.pt"))
+    }
 
 
 def _same(a, b) -> bool:
@@ -94,9 +103,25 @@ def check_determinism(args) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         outs = [Path(tmp) / f"run{i}" for i in range(2)]
         for out in outs:
-            cmd = [sys.executable, "-m", "lottery", "run", "--preset", "lenet-digits", "--iterations",
-                   str(args.det_iterations), "--levels", "1", "--device", args.device, "--precision", "bf16",
-                   "--no-progress", "--out", str(out)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "lottery",
+                "run",
+                "--preset",
+                "lenet-digits",
+                "--iterations",
+                str(args.det_iterations),
+                "--levels",
+                "1",
+                "--device",
+                args.device,
+                "--precision",
+                "bf16",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -118,9 +143,11 @@ def check_ray(args) -> str:
     gpus = 1 if args.device.startswith("cuda") else 0
     ray.init(num_cpus=2, num_gpus=gpus, include_dashboard=False, log_to_driver=False)
     try:
+
         @ray.remote(num_gpus=gpus)
         def where():
             import torch
+
             return torch.cuda.is_available(), os.environ.get("CUDA_VISIBLE_DEVICES", "")
 
         cuda, visible = ray.get(where.remote())
@@ -128,8 +155,10 @@ def check_ray(args) -> str:
         ray.shutdown()
     if gpus and not cuda:
         raise RuntimeError(f"a task given 1 GPU does not see CUDA (CUDA_VISIBLE_DEVICES={visible!r})")
-    return f"ray: a task asking for {gpus} GPU ran with CUDA {'visible' if cuda else 'not visible'} " \
-           f"(CUDA_VISIBLE_DEVICES={visible!r})"
+    return (
+        f"ray: a task asking for {gpus} GPU ran with CUDA {'visible' if cuda else 'not visible'} "
+        f"(CUDA_VISIBLE_DEVICES={visible!r})"
+    )
 
 
 CHECKS = {"conv2": check_conv2, "resnet18": check_resnet18, "determinism": check_determinism, "ray": check_ray}

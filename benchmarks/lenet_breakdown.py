@@ -38,6 +38,7 @@ def timers(parts: dict[str, tuple[object, str]]):
                 return fn(*args, **kwargs)
             finally:
                 spent[name] += time.perf_counter() - began
+
         return wrapper
 
     for name, (owner, method) in parts.items():
@@ -59,20 +60,31 @@ def main() -> None:
     torch.set_num_threads(1)
     data = mnist_shaped("cpu")
     dtype = EVAL_PRECISIONS[args.eval_precision]
-    train_many(lenets(data, args.k, 0), data, replace(hparams(50), precision=args.precision), progress=False,
-               eval_dtype=dtype)  # warm-up
-    parts = {"forward + backward": (StackedFC, "compute_grads"), "Adam step": (torch.optim.Adam, "step"),
-             "evaluations": (StackedEngine, "evaluate")}
+    train_many(
+        lenets(data, args.k, 0), data, replace(hparams(50), precision=args.precision), progress=False, eval_dtype=dtype
+    )  # warm-up
+    parts = {
+        "forward + backward": (StackedFC, "compute_grads"),
+        "Adam step": (torch.optim.Adam, "step"),
+        "evaluations": (StackedEngine, "evaluate"),
+    }
     with timers(parts) as spent:
         began = time.perf_counter()
-        train_many(lenets(data, args.k, 0), data, replace(hparams(args.iterations), precision=args.precision),
-                   progress=False, eval_dtype=dtype)
+        train_many(
+            lenets(data, args.k, 0),
+            data,
+            replace(hparams(args.iterations), precision=args.precision),
+            progress=False,
+            eval_dtype=dtype,
+        )
         total = time.perf_counter() - began
     spent["batch gather, Python, rest"] = total - sum(spent.values())
-    print(f"K={args.k}, {args.iterations} iterations, {args.precision} training, {args.eval_precision} evaluation, "
-          f"1 thread: "
-          f"{total / args.iterations * 1e3:.2f} ms per iteration of all {args.k} networks "
-          f"({args.k * args.iterations / total:.0f} model-iterations/s)")
+    print(
+        f"K={args.k}, {args.iterations} iterations, {args.precision} training, {args.eval_precision} evaluation, "
+        f"1 thread: "
+        f"{total / args.iterations * 1e3:.2f} ms per iteration of all {args.k} networks "
+        f"({args.k * args.iterations / total:.0f} model-iterations/s)"
+    )
     for name, seconds in spent.items():
         print(f"  {name:<28} {seconds / args.iterations * 1e3:6.2f} ms  {seconds / total:6.1%}")
 

@@ -72,8 +72,9 @@ def reference(data: DataSplits, iterations: int, threads: int | None) -> float:
     torch.set_num_threads(threads or DEFAULT_THREADS)
     device = data.train_x.device
     try:
-        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(),
-                              nn.Linear(100, 10)).to(device)
+        model = nn.Sequential(
+            nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, 10)
+        ).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1.2e-3)
         g = torch.Generator(device=device).manual_seed(0)
 
@@ -107,8 +108,9 @@ def lenets(data: DataSplits, k: int, first_seed: int) -> list[Job]:
     for seed in range(first_seed, first_seed + k):
         model = get_model_spec("lenet_300_100").build(data.input_shape, data.num_classes).to(data.train_x.device)
         model.reset_parameters(torch.Generator().manual_seed(seed))
-        mask = {n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters()
-                if n in model.prunable_kinds()}
+        mask = {
+            n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters() if n in model.prunable_kinds()
+        }
         jobs.append(Job(model, mask, seed))
     return jobs
 
@@ -128,8 +130,7 @@ def lottery_loop(data: DataSplits, iterations: int) -> float:
 def lottery_batched(data: DataSplits, iterations: int, k: int, eval_dtype: torch.dtype) -> float:
     jobs = lenets(data, k, 0)
     began = time.perf_counter()
-    train_many(jobs, data, hparams(iterations), progress=False, eval_dtype=eval_dtype,
-               train_accuracy_examples=None)
+    train_many(jobs, data, hparams(iterations), progress=False, eval_dtype=eval_dtype, train_accuracy_examples=None)
     sync(str(data.train_x.device))
     return time.perf_counter() - began
 
@@ -144,8 +145,7 @@ def timed_share(task: tuple) -> float:
     jobs = lenets(data, k, first_seed)
     while time.time() < start_at:
         time.sleep(0.001)
-    train_many(jobs, data, hparams(iterations), progress=False, eval_dtype=torch.bfloat16,
-               train_accuracy_examples=None)
+    train_many(jobs, data, hparams(iterations), progress=False, eval_dtype=torch.bfloat16, train_accuracy_examples=None)
     return time.time()
 
 
@@ -174,11 +174,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads for lottery's configurations (default 1)")
     g = parser.add_argument_group("the paper's LeNet sweep, for the estimate")
     g.add_argument("--sweep-trials", type=int, default=5, help="trials (default 5)")
-    g.add_argument("--sweep-levels", type=int, default=15, help="pruning levels after the dense one (default 15: "
-                   "Pm 3.5%%)")
-    g.add_argument("--sweep-controls", type=int, nargs="+", default=[1, 2], metavar="N",
-                   help="control networks per ticket at levels >= 1, one estimate each (default 1 2: one reinit "
-                        "draw, as in the paper's Figures 3-4; and one reinit + one random-pruning draw)")
+    g.add_argument(
+        "--sweep-levels", type=int, default=15, help="pruning levels after the dense one (default 15: Pm 3.5%%)"
+    )
+    g.add_argument(
+        "--sweep-controls",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        metavar="N",
+        help="control networks per ticket at levels >= 1, one estimate each (default 1 2: one reinit "
+        "draw, as in the paper's Figures 3-4; and one reinit + one random-pruning draw)",
+    )
     args = parser.parse_args()
     iterations = args.iterations or (300 if args.short else 2000)
     short_length = max(EVAL_EVERY, iterations // 5)  # second length: separates per-iteration from per-run cost
@@ -201,10 +208,13 @@ def main() -> None:
         executor = LocalExecutor(workers=2).__enter__()
         executor.map(timed_share, [(1, 20, 0.0, 0), (1, 20, 0.0, 1)])  # start the workers, build their data
         configs[f"lottery 2 processes x K={k}, bf16"] = (2 * k, 2, lambda n: two_processes(executor, k, n))
-    print(f"LeNet-300-100, {iterations} (and {short_length}) iterations per configuration, eval every {EVAL_EVERY} "
-          f"on 5K+10K, {rounds} interleaved round(s); device {args.device}, torch {torch.__version__}, "
-          f"{os.cpu_count()} CPUs, lottery threads {torch.get_num_threads()}, {platform.processor() or '?'}; "
-          f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"LeNet-300-100, {iterations} (and {short_length}) iterations per configuration, eval every {EVAL_EVERY} "
+        f"on 5K+10K, {rounds} interleaved round(s); device {args.device}, torch {torch.__version__}, "
+        f"{os.cpu_count()} CPUs, lottery threads {torch.get_num_threads()}, {platform.processor() or '?'}; "
+        f"load average at start {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     reference(data, 20, None), lottery_batched(data, 20, k, bf16), lottery_loop(data, 20)  # warm-up
     rates: dict[str, list[float]] = {name: [] for name in configs}
     run_seconds: dict[str, list[float]] = {name: [] for name in configs}  # one 50K-iteration run per network
@@ -224,8 +234,10 @@ def main() -> None:
     print("\nmodel-iterations/s; ratios to the faster reference (by median, by best round)")
     print(f"{'configuration':<36} {'median':>7} {'ratio':>6} {'best':>7} {'ratio':>6}  all rounds")
     for name, values in rates.items():
-        print(f"{name:<36} {median[name]:>7.0f} {median[name] / baseline:>6.2f} {best_of[name]:>7.0f} "
-              f"{best_of[name] / best_baseline:>6.2f}  {', '.join(f'{v:.0f}' for v in values)}")
+        print(
+            f"{name:<36} {median[name]:>7.0f} {median[name] / baseline:>6.2f} {best_of[name]:>7.0f} "
+            f"{best_of[name] / best_baseline:>6.2f}  {', '.join(f'{v:.0f}' for v in values)}"
+        )
 
     def sweep_hours(name: str, controls: int) -> float:
         work = sweep_work(args.sweep_trials, args.sweep_levels, controls, configs[name][1])
@@ -233,14 +245,18 @@ def main() -> None:
 
     best = max(median, key=median.get)
     reference_name = max(("reference (default threads)", "reference (1 thread)"), key=median.get)
-    print(f"\npaper LeNet sweep ({args.sweep_trials} trials, dense + {args.sweep_levels} pruning levels, 50,000 "
-          f"iterations per training), every level at dense speed, per-run cost extrapolated from the "
-          f"{short_length}- and {iterations}-iteration runs:")
+    print(
+        f"\npaper LeNet sweep ({args.sweep_trials} trials, dense + {args.sweep_levels} pruning levels, 50,000 "
+        f"iterations per training), every level at dense speed, per-run cost extrapolated from the "
+        f"{short_length}- and {iterations}-iteration runs:"
+    )
     for controls in args.sweep_controls:
         networks = sweep_work(args.sweep_trials, args.sweep_levels, controls, 1)
-        print(f"  ticket + {controls} control(s) per level, {networks} trainings: "
-              f"{sweep_hours(best, controls):.1f} h with '{best}', "
-              f"{sweep_hours(reference_name, controls):.1f} h with '{reference_name}'")
+        print(
+            f"  ticket + {controls} control(s) per level, {networks} trainings: "
+            f"{sweep_hours(best, controls):.1f} h with '{best}', "
+            f"{sweep_hours(reference_name, controls):.1f} h with '{reference_name}'"
+        )
 
 
 if __name__ == "__main__":

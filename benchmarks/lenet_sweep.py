@@ -52,8 +52,14 @@ def sweep_seconds(args, iterations: int, data, dataset: DatasetHparams) -> float
     with tempfile.TemporaryDirectory() as root, LocalExecutor(args.workers) as executor:
         with Experiment(hp, Path(root), data=data, data_dir=args.data_dir, progress=False, speed=speed) as exp:
             began = time.perf_counter()
-            run_experiment(exp, args.trials, args.levels, reinit_draws=args.reinit_draws,
-                           random_draws=args.random_draws, executor=executor)
+            run_experiment(
+                exp,
+                args.trials,
+                args.levels,
+                reinit_draws=args.reinit_draws,
+                random_draws=args.random_draws,
+                executor=executor,
+            )
             return time.perf_counter() - began
 
 
@@ -64,8 +70,9 @@ def main() -> None:
     parser.add_argument("--reinit-draws", type=int, default=1, help="random-reinit controls per level (default 1)")
     parser.add_argument("--random-draws", type=int, default=0, help="random-pruning controls per level (default 0)")
     parser.add_argument("--length", type=int, default=1000, help="iterations per training, long run (default 1000)")
-    parser.add_argument("--short-length", type=int, default=200, help="iterations per training, short run "
-                        "(default 200)")
+    parser.add_argument(
+        "--short-length", type=int, default=200, help="iterations per training, short run (default 200)"
+    )
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
     parser.add_argument("--k", type=int, default=8, help="networks trained together per worker (default 8)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
@@ -80,17 +87,23 @@ def main() -> None:
         dataset, data, what = DatasetHparams("mnist"), mnist_shaped("cpu"), "MNIST-shaped random data"
     per_level = 1 + args.reinit_draws + args.random_draws
     trainings = args.trials * (1 + per_level * args.levels)
-    print(f"LeNet sweep: {args.trials} trials x (dense + {args.levels} levels x (ticket, {args.reinit_draws} reinit, "
-          f"{args.random_draws} random pruning)) = {trainings} trainings; {args.workers} workers x {args.threads} "
-          f"threads, {args.k} networks together, bf16 evaluation; {what}; "
-          f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"LeNet sweep: {args.trials} trials x (dense + {args.levels} levels x (ticket, {args.reinit_draws} reinit, "
+        f"{args.random_draws} random pruning)) = {trainings} trainings; {args.workers} workers x {args.threads} "
+        f"threads, {args.k} networks together, bf16 evaluation; {what}; "
+        f"load average at start {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
 
     reference_data = data if data is not None else load_splits("fashion-mnist", args.data_dir)
     measured = {}
     for n in (args.short_length, args.length):
         measured[n] = (sweep_seconds(args, n, data, dataset), reference(reference_data, n, 1))
-        print(f"{n} iterations per training: lottery sweep {measured[n][0]:.0f} s, one reference training "
-              f"{measured[n][1]:.1f} s (load average {os.getloadavg()[0]:.1f})", flush=True)
+        print(
+            f"{n} iterations per training: lottery sweep {measured[n][0]:.0f} s, one reference training "
+            f"{measured[n][1]:.1f} s (load average {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
 
     def at_50k(short: float, long: float) -> float:
         per_iteration = (long - short) / (args.length - args.short_length)
@@ -98,8 +111,10 @@ def main() -> None:
 
     lottery_hours = at_50k(measured[args.short_length][0], measured[args.length][0]) / 3600
     reference_hours = trainings * at_50k(measured[args.short_length][1], measured[args.length][1]) / 3600
-    print(f"\nextrapolated to 50,000 iterations per training: lottery {lottery_hours:.2f} h, "
-          f"reference loop {reference_hours:.2f} h ({reference_hours / lottery_hours:.1f}x)")
+    print(
+        f"\nextrapolated to 50,000 iterations per training: lottery {lottery_hours:.2f} h, "
+        f"reference loop {reference_hours:.2f} h ({reference_hours / lottery_hours:.1f}x)"
+    )
 
 
 if __name__ == "__main__":

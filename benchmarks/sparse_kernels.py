@@ -62,15 +62,17 @@ def kernels(densities, repeat: int) -> None:
             xt, dt = x.T.contiguous(), d.T.contiguous()
             fwd_csr = best_time(lambda: torch.sparse.mm(csr, xt), repeat)  # noqa: B023
             dw_sampled = best_time(lambda: torch.sparse.sampled_addmm(csr, dt, x, beta=0.0), repeat)  # noqa: B023
-            print(f"{inp}x{out:<6} {density:>8.0%} {fwd_dense:>10.0f} {fwd_csr:>8.0f} {dw_dense:>9.0f} "
-                  f"{dw_sampled:>11.0f}")
+            print(
+                f"{inp}x{out:<6} {density:>8.0%} {fwd_dense:>10.0f} {fwd_csr:>8.0f} {dw_dense:>9.0f} "
+                f"{dw_sampled:>11.0f}"
+            )
 
 
 def masks_at(model, density: float, generator) -> dict:
     out = {}
     for name, kind in model.prunable_kinds().items():
         p = dict(model.named_parameters())[name]
-        keep_fraction = density ** OUTPUT_EXPONENT if kind == "output" else density
+        keep_fraction = density**OUTPUT_EXPONENT if kind == "output" else density
         out[name] = torch.rand(p.shape, generator=generator) < keep_fraction
     return out
 
@@ -108,13 +110,16 @@ def steps(densities, k: int, repeat: int) -> None:
                 engine.after_step()  # noqa: B023
 
             times[label] = best_time(step, repeat) / k
-        print(f"{density:>8.0%} {times['dense']:>8.0f} {times['sparse']:>8.0f} "
-              f"{times['dense'] / times['sparse']:>8.2f}x")
+        print(
+            f"{density:>8.0%} {times['dense']:>8.0f} {times['sparse']:>8.0f} {times['dense'] / times['sparse']:>8.2f}x"
+        )
 
 
 def training(densities, k: int, iterations: int, rounds: int) -> None:
-    print(f"\n3. lottery training of {k} networks, {iterations} iterations, eval every 100 on 5K+10K "
-          f"(bf16 evaluation), model-iterations/s (median of {rounds} interleaved rounds)")
+    print(
+        f"\n3. lottery training of {k} networks, {iterations} iterations, eval every 100 on 5K+10K "
+        f"(bf16 evaluation), model-iterations/s (median of {rounds} interleaved rounds)"
+    )
     g = torch.Generator().manual_seed(2)
 
     def draw(n):
@@ -142,16 +147,22 @@ def main() -> None:
     parser.add_argument("--short", action="store_true")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--k", type=int, default=4, help="networks trained together (default 4)")
-    parser.add_argument("--densities", type=lambda t: tuple(map(float, t.split(","))),
-                        default=(0.2, 0.1, 0.05, 0.02, 0.01), metavar="D,D,...",
-                        help="fractions of weights kept (default 0.2,0.1,0.05,0.02,0.01)")
+    parser.add_argument(
+        "--densities",
+        type=lambda t: tuple(map(float, t.split(","))),
+        default=(0.2, 0.1, 0.05, 0.02, 0.01),
+        metavar="D,D,...",
+        help="fractions of weights kept (default 0.2,0.1,0.05,0.02,0.01)",
+    )
     parser.add_argument("--skip-kernels", action="store_true", help="only measurements 2 and 3")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     densities = args.densities
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     if not args.skip_kernels:
         kernels(densities, 50 if args.short else 300)
     steps(densities, args.k, 10 if args.short else 100)

@@ -50,6 +50,7 @@ def accuracy(model, data):
 
 def my_training(train, epochs=5):
     """Your own loop: any optimizer, any loss. Call apply_mask() after each step."""
+
     def train_fn(model, apply_mask):
         opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
         model.train()
@@ -61,6 +62,7 @@ def my_training(train, epochs=5):
                 opt.step()
                 apply_mask()
         return {"epochs": epochs}
+
     return train_fn
 
 
@@ -75,13 +77,25 @@ def main():
     print("1. find_ticket with the built-in training")
     torch.manual_seed(0)
     model = DigitsNet()
-    ticket = find_ticket(model, train, val, test_data=test, levels=args.levels, rate=0.3,
-                         rates={"classifier.3.weight": 0.15}, iterations=600, eval_every=100, batch_size=50,
-                         lr=2e-3)
+    ticket = find_ticket(
+        model,
+        train,
+        val,
+        test_data=test,
+        levels=args.levels,
+        rate=0.3,
+        rates={"classifier.3.weight": 0.15},
+        iterations=600,
+        eval_every=100,
+        batch_size=50,
+        lr=2e-3,
+    )
     for record in ticket.history:
         s = record["summary"]
-        print(f"   level {record['level']}: {100 * record['density']:5.1f}% of weights left, test accuracy "
-              f"{100 * s['test_acc_at_early_stop']:.1f}% (early stop at iteration {s['early_stop_iteration']})")
+        print(
+            f"   level {record['level']}: {100 * record['density']:5.1f}% of weights left, test accuracy "
+            f"{100 * s['test_acc_at_early_stop']:.1f}% (early stop at iteration {s['early_stop_iteration']})"
+        )
 
     print("2. the same search step by step, with your own training loop")
     torch.manual_seed(0)
@@ -101,8 +115,10 @@ def main():
     my_training(train)(fresh, lambda: None)  # torch's masks alone now keep pruned weights at zero
     kept = masks_from_model(fresh)
     zeros = sum(int((fresh.get_submodule(n.rsplit(".", 1)[0]).weight[~m] != 0).sum()) for n, m in kept.items())
-    print(f"   {args.out}: retrained from the file to test accuracy {100 * accuracy(fresh, test):.1f}%, "
-          f"{zeros} pruned weights nonzero")
+    print(
+        f"   {args.out}: retrained from the file to test accuracy {100 * accuracy(fresh, test):.1f}%, "
+        f"{zeros} pruned weights nonzero"
+    )
 
 
 if __name__ == "__main__":

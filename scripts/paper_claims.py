@@ -23,7 +23,8 @@ def read(table: Path) -> dict[str, dict[float, dict]]:
         for row in csv.DictReader(f):
             out[row["branch"]][float(row["pm_percent"])] = {
                 "acc": 100 * float(row["test_acc_at_early_stop_mean"]),
-                "es": float(row["early_stop_iteration_mean"])}
+                "es": float(row["early_stop_iteration_mean"]),
+            }
     return out
 
 
@@ -48,54 +49,110 @@ def claims(data: dict[str, dict[float, dict]]) -> list[tuple[str, str, str, str]
     lowest = min(ticket)
     rows = []
     ok = abs(dense["acc"] - 98.0) <= TOLERANCE
-    rows.append(("Dense LeNet-300-100 reaches about 98% test accuracy", "Figure 3 (dense curve)",
-                 f"{dense['acc']:.2f}% at early stop (iteration {dense['es']:.0f})",
-                 "reproduced" if ok else f"differs by {dense['acc'] - 98.0:+.2f} points"))
+    rows.append(
+        (
+            "Dense LeNet-300-100 reaches about 98% test accuracy",
+            "Figure 3 (dense curve)",
+            f"{dense['acc']:.2f}% at early stop (iteration {dense['es']:.0f})",
+            "reproduced" if ok else f"differs by {dense['acc'] - 98.0:+.2f} points",
+        )
+    )
     faster = [p for p in ticket if p < 100 and ticket[p]["es"] < dense["es"]]
     fastest = min(ticket, key=lambda p: ticket[p]["es"])
-    shown = (f"earlier than dense at {len(faster)} of {len(ticket) - 1} pruned levels "
-             f"(Pm {pm(min(faster))}-{pm(max(faster))})" if faster else "never earlier than dense")
-    rows.append(("Tickets learn faster (earlier early stop) as Pm falls to 21.1%, then slow down",
-                 "Section 2, Figures 3 and 4a",
-                 f"{shown}; earliest at Pm {pm(fastest)}: iteration {ticket[fastest]['es']:.0f} vs "
-                 f"{dense['es']:.0f} dense ({ticket[fastest]['es'] / dense['es']:.2f}x)",
-                 "reproduced" if faster and 7 <= fastest <= 60 else "differs"))
+    shown = (
+        f"earlier than dense at {len(faster)} of {len(ticket) - 1} pruned levels "
+        f"(Pm {pm(min(faster))}-{pm(max(faster))})"
+        if faster
+        else "never earlier than dense"
+    )
+    rows.append(
+        (
+            "Tickets learn faster (earlier early stop) as Pm falls to 21.1%, then slow down",
+            "Section 2, Figures 3 and 4a",
+            f"{shown}; earliest at Pm {pm(fastest)}: iteration {ticket[fastest]['es']:.0f} vs "
+            f"{dense['es']:.0f} dense ({ticket[fastest]['es'] / dense['es']:.2f}x)",
+            "reproduced" if faster and 7 <= fastest <= 60 else "differs",
+        )
+    )
     best = max(ticket, key=lambda p: ticket[p]["acc"])
     gain = ticket[best]["acc"] - dense["acc"]
-    rows.append(("Tickets reach higher test accuracy than the dense network, best at intermediate Pm",
-                 "Section 2, Figures 3 and 4a",
-                 f"best {ticket[best]['acc']:.2f}% at Pm {pm(best)} ({gain:+.2f} points over dense)",
-                 "reproduced" if gain > 0 and best < 100 else "differs"))
+    rows.append(
+        (
+            "Tickets reach higher test accuracy than the dense network, best at intermediate Pm",
+            "Section 2, Figures 3 and 4a",
+            f"best {ticket[best]['acc']:.2f}% at Pm {pm(best)} ({gain:+.2f} points over dense)",
+            "reproduced" if gain > 0 and best < 100 else "differs",
+        )
+    )
     back = first_below(ticket, dense["acc"])
-    rows.append(("Tickets fall back to the dense accuracy around Pm 3.6% (below it at 2.9%)", "Section 2",
-                 f"below dense from Pm {pm(back)} down" if back else
-                 f"never below dense down to Pm {pm(lowest)} (the lowest level run)",
-                 ("reproduced" if 2.0 <= back <= 5.0 else f"differs (Pm {pm(back)})") if back else
-                 ("not measured yet" if lowest > 2.9 else "differs")))
+    rows.append(
+        (
+            "Tickets fall back to the dense accuracy around Pm 3.6% (below it at 2.9%)",
+            "Section 2",
+            f"below dense from Pm {pm(back)} down"
+            if back
+            else f"never below dense down to Pm {pm(lowest)} (the lowest level run)",
+            ("reproduced" if 2.0 <= back <= 5.0 else f"differs (Pm {pm(back)})")
+            if back
+            else ("not measured yet" if lowest > 2.9 else "differs"),
+        )
+    )
     for branch, claim, source, paper_pm in (
-            ("reinit", "Randomly reinitialized tickets fall below the dense accuracy from about Pm 21.1%",
-             "Section 2, Figure 4b", 21.1),
-            ("random", "Randomly pruned networks learn slower and lose accuracy as they get sparser",
-             "Figure 1 (dashed lines)", None)):
+        (
+            "reinit",
+            "Randomly reinitialized tickets fall below the dense accuracy from about Pm 21.1%",
+            "Section 2, Figure 4b",
+            21.1,
+        ),
+        (
+            "random",
+            "Randomly pruned networks learn slower and lose accuracy as they get sparser",
+            "Figure 1 (dashed lines)",
+            None,
+        ),
+    ):
         if branch not in data:
             rows.append((claim, source, "branch not run yet", "not measured yet"))
             continue
         drop = first_below(data[branch], dense["acc"])
-        verdict = ("not measured yet" if drop is None else
-                   "reproduced" if paper_pm is None or abs(drop - paper_pm) / paper_pm <= 0.5 else
-                   f"differs (Pm {pm(drop)})")
-        rows.append((claim, source, f"below dense from Pm {pm(drop)} down" if drop else
-                     f"never below dense down to Pm {pm(min(data[branch]))}", verdict))
+        verdict = (
+            "not measured yet"
+            if drop is None
+            else "reproduced"
+            if paper_pm is None or abs(drop - paper_pm) / paper_pm <= 0.5
+            else f"differs (Pm {pm(drop)})"
+        )
+        rows.append(
+            (
+                claim,
+                source,
+                f"below dense from Pm {pm(drop)} down"
+                if drop
+                else f"never below dense down to Pm {pm(min(data[branch]))}",
+                verdict,
+            )
+        )
     if "oneshot" in data:
         shared = sorted(p for p in data["oneshot"] if p in ticket)
         iterative_better = [p for p in shared if ticket[p]["acc"] > data["oneshot"][p]["acc"]]
-        rows.append(("Iterative pruning finds better tickets than one-shot at small sizes", "Section 2, Figure 4c",
-                     f"iterative more accurate at Pm {', '.join(pm(p) for p in iterative_better) or 'none'} "
-                     f"of {', '.join(pm(p) for p in shared)}",
-                     "reproduced" if iterative_better and min(shared) in iterative_better else "differs"))
+        rows.append(
+            (
+                "Iterative pruning finds better tickets than one-shot at small sizes",
+                "Section 2, Figure 4c",
+                f"iterative more accurate at Pm {', '.join(pm(p) for p in iterative_better) or 'none'} "
+                f"of {', '.join(pm(p) for p in shared)}",
+                "reproduced" if iterative_better and min(shared) in iterative_better else "differs",
+            )
+        )
     else:
-        rows.append(("Iterative pruning finds better tickets than one-shot at small sizes", "Section 2, Figure 4c",
-                     "branch not run yet", "not measured yet"))
+        rows.append(
+            (
+                "Iterative pruning finds better tickets than one-shot at small sizes",
+                "Section 2, Figure 4c",
+                "branch not run yet",
+                "not measured yet",
+            )
+        )
     return rows
 
 

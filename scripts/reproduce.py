@@ -40,8 +40,22 @@ TARGETS = {
         "curves": "0,3,7,12,15,18",
     },
     "fashion-mnist": {
-        "experiment": ["--preset", "lenet", "--dataset", "fashion-mnist", "--iterations", "5000", "--trials", "2",
-                       "--levels", "8", "--prune-fc", "0.4", "--prune-output", "0.2"],
+        "experiment": [
+            "--preset",
+            "lenet",
+            "--dataset",
+            "fashion-mnist",
+            "--iterations",
+            "5000",
+            "--trials",
+            "2",
+            "--levels",
+            "8",
+            "--prune-fc",
+            "0.4",
+            "--prune-output",
+            "0.2",
+        ],
         "branches": ["--reinit-draws", "1", "--random-draws", "1", "--oneshot"],
         "curves": "0,2,4,6,8",
     },
@@ -60,8 +74,12 @@ def run(argv: list[str]) -> None:
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -82,8 +100,11 @@ def finished_levels(folder: Path) -> int:
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("target", choices=sorted(TARGETS))
-    parser.add_argument("--data-dir", type=Path,
-                        help="folder with the data set's official files (default: ../shared/data/TARGET if present)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder with the data set's official files (default: ../shared/data/TARGET if present)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "lottery_runs", help="results root")
     parser.add_argument("--report-dir", type=Path, help="default: docs/results/TARGET")
     parser.add_argument("--workers", default="2", help="worker processes (default 2)")
@@ -104,8 +125,12 @@ def cli() -> None:
         run(everything)
     hours = (time.time() - started) / 3600
     # Figure 3's curves at the target's levels that every trial has finished (all of them after a full run).
-    finished = set.intersection(*[{int(p.parent.name.split("_")[1]) for p in t.glob("ticket/level_*/metrics.json")}
-                                  for t in folder.glob("trial_*")])
+    finished = set.intersection(
+        *[
+            {int(p.parent.name.split("_")[1]) for p in t.glob("ticket/level_*/metrics.json")}
+            for t in folder.glob("trial_*")
+        ]
+    )
     curves = ",".join(k for k in target["curves"].split(",") if int(k) in finished)
     run(["report", str(folder), "--out", str(report_dir), *(["--levels-for-curves", curves] if curves else [])])
     (report_dir / "hparams.json").write_text((folder / "hparams.json").read_text())
@@ -116,10 +141,17 @@ def cli() -> None:
     log_path = report_dir / "run.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else []
     ran = ["lottery", "report", str(folder)] if args.report_only else ["lottery", *chains, "&&", "lottery", *everything]
-    log.append({"command": ran, "experiment": folder.name,
-                "commit": git_commit(), "machine": f"{cpu_model()}, {os.cpu_count()} cores",
-                "python": platform.python_version(), "hours": round(hours, 2),
-                "finished_levels": finished_levels(folder)})
+    log.append(
+        {
+            "command": ran,
+            "experiment": folder.name,
+            "commit": git_commit(),
+            "machine": f"{cpu_model()}, {os.cpu_count()} cores",
+            "python": platform.python_version(),
+            "hours": round(hours, 2),
+            "finished_levels": finished_levels(folder),
+        }
+    )
     log_path.write_text(json.dumps(log, indent=2) + "\n")
     print(f"report: {report_dir}")
 

@@ -74,10 +74,12 @@ def main() -> None:
     evaluate(model, ex, ey)
     sync()
     per_image = (time.perf_counter() - began) / args.eval_images
-    print(f"{args.model} batch {args.batch_size} on {device} ({torch.get_num_threads()} threads): "
-          f"{per_iteration * 1000:.0f} s per 1,000 training iterations "
-          f"({per_iteration * 1000:.0f} ms/it over {args.iterations}); "
-          f"evaluation {per_image * 1e4:.1f} s per 10,000 images")
+    print(
+        f"{args.model} batch {args.batch_size} on {device} ({torch.get_num_threads()} threads): "
+        f"{per_iteration * 1000:.0f} s per 1,000 training iterations "
+        f"({per_iteration * 1000:.0f} ms/it over {args.iterations}); "
+        f"evaluation {per_image * 1e4:.1f} s per 10,000 images"
+    )
 
 
 if __name__ == "__main__":

@@ -4,8 +4,16 @@ import pytest
 import torch
 
 from conftest import ticket
-from lottery.analysis import (border_share, expected_random_jaccard, expected_random_jaccard_counts, first_image_layer,
-                              input_connectivity, jaccard, magnitude_change, start_values)
+from lottery.analysis import (
+    border_share,
+    expected_random_jaccard,
+    expected_random_jaccard_counts,
+    first_image_layer,
+    input_connectivity,
+    jaccard,
+    magnitude_change,
+    start_values,
+)
 from lottery.pruning import random_mask_like
 
 

@@ -14,8 +14,24 @@ pytest.importorskip("sklearn")
 
 
 def run_experiment(root: Path, *extra: str) -> Path:
-    assert main(["run", "--preset", "lenet-digits", "--iterations", "100", "--levels", "2", "--out", str(root),
-                 "--no-progress", *extra]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--preset",
+                "lenet-digits",
+                "--iterations",
+                "100",
+                "--levels",
+                "2",
+                "--out",
+                str(root),
+                "--no-progress",
+                *extra,
+            ]
+        )
+        == 0
+    )
     (folder,) = [p for p in root.iterdir() if p.is_dir()]
     return folder
 
@@ -37,26 +53,43 @@ def read_rows(path: Path) -> list[dict]:
 def test_analyze_writes_figures_and_tables(experiment, tmp_path, capsys):
     out = tmp_path / "analysis"
     assert main(["analyze", str(experiment), "--out", str(out)]) == 0
-    for name in ("layer_density.png", "mask_overlap.png", "start_values.png", "magnitude_change.png",
-                 "input_connectivity.png", "analysis.md", "analysis.csv"):
+    for name in (
+        "layer_density.png",
+        "mask_overlap.png",
+        "start_values.png",
+        "magnitude_change.png",
+        "input_connectivity.png",
+        "analysis.md",
+        "analysis.csv",
+    ):
         assert (out / name).stat().st_size > 0, name
     rows = read_rows(out / "analysis.csv")
     kinds = {r["analysis"] for r in rows}
-    assert {"layer_density", "overlap_between_trials", "overlap_ticket_oneshot", "overlap_successive_levels",
-            "start_values", "magnitude_change", "input_connectivity"} <= kinds
+    assert {
+        "layer_density",
+        "overlap_between_trials",
+        "overlap_ticket_oneshot",
+        "overlap_successive_levels",
+        "start_values",
+        "magnitude_change",
+        "input_connectivity",
+    } <= kinds
     exp = ExperimentFolder(experiment)
     # IMP masks are nested: level k keeps a subset of level k-1, so their Jaccard is the survival ratio
     for r in rows:
         if r["analysis"] == "overlap_successive_levels" and r["statistic"] == "jaccard_mean" and r["layer"] != "all":
             k = int(r["level"])
             layer = r["layer"]
-            ratios = [int(exp.mask(t, "ticket", k)[layer].sum()) / int(exp.mask(t, "ticket", k - 1)[layer].sum())
-                      for t in (0, 1)]
+            ratios = [
+                int(exp.mask(t, "ticket", k)[layer].sum()) / int(exp.mask(t, "ticket", k - 1)[layer].sum())
+                for t in (0, 1)
+            ]
             assert float(r["value"]) == pytest.approx(sum(ratios) / 2, rel=1e-3)
-    densities = {(r["branch"], r["level"], r["layer"]): float(r["value"])
-                 for r in rows if r["analysis"] == "layer_density"}
-    assert densities[("ticket", "2", "hidden.0.weight")] == pytest.approx(0.8 ** 2, abs=1e-4)
-    assert densities[("oneshot", "2", "output.weight")] == pytest.approx(0.9 ** 2, abs=1e-3)
+    densities = {
+        (r["branch"], r["level"], r["layer"]): float(r["value"]) for r in rows if r["analysis"] == "layer_density"
+    }
+    assert densities[("ticket", "2", "hidden.0.weight")] == pytest.approx(0.8**2, abs=1e-4)
+    assert densities[("oneshot", "2", "output.weight")] == pytest.approx(0.9**2, abs=1e-3)
     assert "overlap_between_trials" in (out / "analysis.md").read_text()
 
 
@@ -71,10 +104,17 @@ def test_analyze_errors(experiment, tmp_path, capsys):
 @pytest.mark.slow
 def test_instability_command(experiment, tmp_path, capsys):
     out = tmp_path / "inst"
-    assert main(["instability", str(experiment), "--level", "0,2", "--points", "5", "--out", str(out),
-                 "--no-progress"]) == 0
-    for name in ("instability.png", "instability_barrier.png", "instability.md", "instability.csv",
-                 "instability_curves.csv"):
+    assert (
+        main(["instability", str(experiment), "--level", "0,2", "--points", "5", "--out", str(out), "--no-progress"])
+        == 0
+    )
+    for name in (
+        "instability.png",
+        "instability_barrier.png",
+        "instability.md",
+        "instability.csv",
+        "instability_curves.csv",
+    ):
         assert (out / name).stat().st_size > 0, name
     table = read_rows(out / "instability.csv")
     assert [r["level"] for r in table] == ["0", "2"]
@@ -86,8 +126,9 @@ def test_instability_command(experiment, tmp_path, capsys):
     stored = sorted(p.name for p in (out / "paths").iterdir())
     assert stored == ["trial_0-level_0-rewind_0.json", "trial_0-level_2-rewind_0.json"]
     before = (out / "paths" / stored[0]).read_text()
-    assert main(["instability", str(experiment), "--level", "0", "--points", "5", "--out", str(out),
-                 "--no-progress"]) == 0  # reuses the stored path
+    assert (
+        main(["instability", str(experiment), "--level", "0", "--points", "5", "--out", str(out), "--no-progress"]) == 0
+    )  # reuses the stored path
     assert (out / "paths" / stored[0]).read_text() == before
     assert main(["instability", str(experiment), "--level", "9", "--out", str(out), "--no-progress"]) == 2
     assert "no finished ticket level 9" in capsys.readouterr().err
@@ -101,7 +142,23 @@ def test_rewind_start_is_the_dense_run_at_iteration_k(tmp_path, capsys):
     replayed = run.replay_dense(20)
     for name, value in stored.items():
         assert torch.allclose(replayed[name], value, atol=1e-5), name
-    assert main(["instability", str(folder), "--level", "1", "--rewind", "0,20", "--points", "3",
-                 "--out", str(tmp_path / "inst"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "instability",
+                str(folder),
+                "--level",
+                "1",
+                "--rewind",
+                "0,20",
+                "--points",
+                "3",
+                "--out",
+                str(tmp_path / "inst"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert [r["rewind"] for r in read_rows(tmp_path / "inst" / "instability.csv")] == ["0", "20"]
     assert (tmp_path / "inst" / "instability_barrier.png").exists()

@@ -79,6 +79,7 @@ def test_global_rate_ranks_all_prunable_weights_together():
 
 def user_training(steps, optimizer_factory, call_apply_mask=True):
     """A user's own loop, as they might write it."""
+
     def train_fn(model, apply_mask):
         x, y = blobs(60, seed=1)
         opt = optimizer_factory(model.parameters())
@@ -89,13 +90,17 @@ def user_training(steps, optimizer_factory, call_apply_mask=True):
             if call_apply_mask:
                 apply_mask()
         return {"steps": steps}
+
     return train_fn
 
 
-@pytest.mark.parametrize("make_opt", [
-    lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-2),
-    lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=1e-1),
-])
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-2),
+        lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=1e-1),
+    ],
+)
 def test_users_own_training_cannot_revive_pruned_weights(make_opt):
     search = TicketSearch(net(), rate=0.6)
     search.train_level(user_training(20, make_opt))
@@ -159,8 +164,19 @@ def test_find_ticket_end_to_end_learns_and_prunes():
     train, val, test = blobs(120, 1), blobs(60, 2), blobs(60, 3)
     model = net()
     theta0 = {k: v.clone() for k, v in model.state_dict().items()}
-    ticket = find_ticket(model, train, val, test_data=test, levels=2, rates={"head.3.weight": 0.1}, rate=0.5,
-                         lr=1e-2, batch_size=20, iterations=60, eval_every=20)
+    ticket = find_ticket(
+        model,
+        train,
+        val,
+        test_data=test,
+        levels=2,
+        rates={"head.3.weight": 0.1},
+        rate=0.5,
+        lr=1e-2,
+        batch_size=20,
+        iterations=60,
+        eval_every=20,
+    )
     assert [r["level"] for r in ticket.history] == [0, 1, 2]
     densities = [r["density"] for r in ticket.history]
     assert densities[0] == 1.0 > densities[1] > densities[2] == ticket.density
@@ -183,6 +199,7 @@ def test_find_ticket_rejects_bad_input():
 
 def test_a_model_pruned_with_torch_prune_starts_the_search_from_its_masks():
     from torch.nn.utils import prune
+
     model = net()
     prune.l1_unstructured(model.head[1], "weight", amount=0.5)
     before = model.head[1].weight_mask.bool().clone()
@@ -203,6 +220,7 @@ def test_a_model_pruned_with_torch_prune_starts_the_search_from_its_masks():
 
 def test_a_torch_pruned_weight_left_out_of_prunable_is_a_usage_error():
     from torch.nn.utils import prune
+
     model = net()
     prune.random_unstructured(model.conv, "weight", amount=0.3)
     with pytest.raises(UsageError, match=r"conv.weight.*torch.nn.utils.prune.*prunable="):

@@ -14,9 +14,7 @@ from lottery.models import LotteryModel
 from lottery.pruning import apply_mask
 from lottery.training import train
 from lottery.training.stacked_fc import StackedFC
-from lottery.training.batched import (Job, can_batch, split_optimizer_state, stack_optimizer_states,
-                                      train_many)
-
+from lottery.training.batched import Job, can_batch, split_optimizer_state, stack_optimizer_states, train_many
 
 
 HP = TrainingHparams(lr=5e-3, batch_size=20, iterations=90, eval_every=15)
@@ -77,21 +75,33 @@ def test_sparse_kernels_give_what_dense_training_gives(tiny_data):
 
 def test_sparse_kernels_checkpoint_in_the_dense_format(tiny_data, tmp_path):
     full = one_by_one(tiny_data, HP, SPARSE_NETS)
-    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt")
-            for n, (i, r, s) in enumerate(SPARSE_NETS)]
+    jobs = [
+        Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt")
+        for n, (i, r, s) in enumerate(SPARSE_NETS)
+    ]
     train_many(jobs, tiny_data, replace(HP, iterations=60), checkpoint_every=45, progress=False, sparse=0.1)
     for n, ((i, r, s), expected) in enumerate(zip(SPARSE_NETS, full, strict=True)):
         state = torch.load(tmp_path / f"{n}.pt", weights_only=False)["optimizer"]["state"]
         assert state[0]["exp_avg"].shape == (300, 784)  # Adam's moments as the one-network loop keeps them
-        resumed = train(*pruned_lenet(tiny_data, r, i), tiny_data, HP, s, checkpoint=tmp_path / f"{n}.pt",
-                        progress=False)
+        resumed = train(
+            *pruned_lenet(tiny_data, r, i), tiny_data, HP, s, checkpoint=tmp_path / f"{n}.pt", progress=False
+        )
         assert_same_run(expected, resumed)
     # and back: the dense checkpoints resume with sparse kernels
-    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt")
-            for n, (i, r, s) in enumerate(SPARSE_NETS)]
+    jobs = [
+        Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt")
+        for n, (i, r, s) in enumerate(SPARSE_NETS)
+    ]
     for n, (i, r, s) in enumerate(SPARSE_NETS):
-        train(*pruned_lenet(tiny_data, r, i), tiny_data, replace(HP, iterations=60), s, checkpoint=tmp_path / f"{n}.pt",
-              checkpoint_every=45, progress=False)
+        train(
+            *pruned_lenet(tiny_data, r, i),
+            tiny_data,
+            replace(HP, iterations=60),
+            s,
+            checkpoint=tmp_path / f"{n}.pt",
+            checkpoint_every=45,
+            progress=False,
+        )
     for expected, resumed in zip(full, train_many(jobs, tiny_data, HP, progress=False, sparse=0.1), strict=True):
         assert_same_run(expected, resumed)
 
@@ -114,20 +124,32 @@ def test_checkpoints_resume_across_both_paths(tiny_data, tmp_path):
     full = one_by_one(tiny_data, HP)
     short = replace(HP, iterations=60)
     # 1. batched, stopped after 60 iterations (last checkpoint at 45) -> finished one by one by loop.train
-    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"a{n}.pt")
-            for n, (i, r, s) in enumerate(NETS)]
+    jobs = [
+        Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"a{n}.pt")
+        for n, (i, r, s) in enumerate(NETS)
+    ]
     train_many(jobs, tiny_data, short, checkpoint_every=45, progress=False)
     for n, ((i, r, s), expected) in enumerate(zip(NETS, full, strict=True)):
-        resumed = train(*pruned_lenet(tiny_data, r, i), tiny_data, HP, s, checkpoint=tmp_path / f"a{n}.pt",
-                        progress=False)
+        resumed = train(
+            *pruned_lenet(tiny_data, r, i), tiny_data, HP, s, checkpoint=tmp_path / f"a{n}.pt", progress=False
+        )
         assert resumed.curve.iterations[0] == 0  # the curve came from the checkpoint
         assert_same_run(expected, resumed)
     # 2. one by one, stopped -> finished together
     for n, (i, r, s) in enumerate(NETS):
-        train(*pruned_lenet(tiny_data, r, i), tiny_data, short, s, checkpoint=tmp_path / f"b{n}.pt",
-              checkpoint_every=45, progress=False)
-    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"b{n}.pt")
-            for n, (i, r, s) in enumerate(NETS)]
+        train(
+            *pruned_lenet(tiny_data, r, i),
+            tiny_data,
+            short,
+            s,
+            checkpoint=tmp_path / f"b{n}.pt",
+            checkpoint_every=45,
+            progress=False,
+        )
+    jobs = [
+        Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"b{n}.pt")
+        for n, (i, r, s) in enumerate(NETS)
+    ]
     for expected, resumed in zip(full, train_many(jobs, tiny_data, HP, progress=False), strict=True):
         assert_same_run(expected, resumed)
 
@@ -135,10 +157,19 @@ def test_checkpoints_resume_across_both_paths(tiny_data, tmp_path):
 def test_networks_resumed_from_different_iterations_train_in_separate_groups(tiny_data, tmp_path):
     full = one_by_one(tiny_data, HP)
     (i, r, s) = NETS[1]
-    train(*pruned_lenet(tiny_data, r, i), tiny_data, replace(HP, iterations=40), s, checkpoint=tmp_path / "c.pt",
-          checkpoint_every=30, progress=False)  # checkpoint at iteration 30; the others start from 0
-    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / "c.pt" if n == 1 else None)
-            for n, (i, r, s) in enumerate(NETS)]
+    train(
+        *pruned_lenet(tiny_data, r, i),
+        tiny_data,
+        replace(HP, iterations=40),
+        s,
+        checkpoint=tmp_path / "c.pt",
+        checkpoint_every=30,
+        progress=False,
+    )  # checkpoint at iteration 30; the others start from 0
+    jobs = [
+        Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / "c.pt" if n == 1 else None)
+        for n, (i, r, s) in enumerate(NETS)
+    ]
     got = train_many(jobs, tiny_data, HP, progress=False)
     for expected, g in zip(full, got, strict=True):
         assert_same_run(expected, g)
@@ -150,8 +181,9 @@ def test_revived_pruned_weight_is_refused(tiny_data):
     with torch.no_grad():
         model.output.weight[~mask["output.weight"]] = 1.0
     with pytest.raises(LotteryError, match="pruned weights are nonzero"):
-        train_many([Job(*pruned_lenet(tiny_data, 0.5, 1), seed=0), Job(model, mask, seed=1)], tiny_data, HP,
-                   progress=False)
+        train_many(
+            [Job(*pruned_lenet(tiny_data, 0.5, 1), seed=0), Job(model, mask, seed=1)], tiny_data, HP, progress=False
+        )
 
 
 class TinyConv(LotteryModel):
@@ -261,11 +293,13 @@ def test_bf16_together_follows_bf16_one_by_one_and_resumes_exactly(tiny_data, tm
         # the same bf16 rounding in other matmul shapes: close, not equal
         assert max(abs(a - b) for a, b in zip(e.curve.test_acc, g.curve.test_acc, strict=True)) <= BF16_TRAIN_ACC_TOL
     # bit-exact resume of the stacked engine in bf16
-    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt")
-            for n, (i, r, s) in enumerate(NETS)]
+    jobs = [
+        Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt") for n, (i, r, s) in enumerate(NETS)
+    ]
     train_many(jobs, tiny_data, replace(hp, iterations=60), checkpoint_every=45, progress=False)
-    jobs = [Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt")
-            for n, (i, r, s) in enumerate(NETS)]
+    jobs = [
+        Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt") for n, (i, r, s) in enumerate(NETS)
+    ]
     for full, resumed in zip(got, train_many(jobs, tiny_data, hp, progress=False), strict=True):
         assert resumed.curve == full.curve
         assert all(torch.equal(v, resumed.final_state[k]) for k, v in full.final_state.items())

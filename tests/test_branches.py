@@ -26,8 +26,9 @@ class NegatedStart(Branch):
 
     def start(self, exp, trial, draw, level):
         state, start = reset_state(exp, trial)
-        return Start({k: -v for k, v in state.items()}, ticket_mask(exp, trial, level), start,
-                     extra={"negated": {"draw": draw}})
+        return Start(
+            {k: -v for k, v in state.items()}, ticket_mask(exp, trial, level), start, extra={"negated": {"draw": draw}}
+        )
 
 
 @pytest.fixture
@@ -44,8 +45,27 @@ def test_a_registered_branch_runs_end_to_end_and_is_reported(toy, tmp_path, caps
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     assert "--negated-draws N" in capsys.readouterr().out
-    assert main(["run", "--preset", "lenet-digits", "--iterations", "20", "--eval-every", "10", "--levels", "1",
-                 "--negated-draws", "2", "--no-progress", "--out", str(tmp_path / "runs")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--preset",
+                "lenet-digits",
+                "--iterations",
+                "20",
+                "--eval-every",
+                "10",
+                "--levels",
+                "1",
+                "--negated-draws",
+                "2",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "runs"),
+            ]
+        )
+        == 0
+    )
     folder = next((tmp_path / "runs").iterdir())
     trial = folder / "trial_0"
     assert sorted(p.name for p in trial.iterdir() if p.is_dir()) == ["negated_0", "negated_1", TICKET]
@@ -59,7 +79,10 @@ def test_a_registered_branch_runs_end_to_end_and_is_reported(toy, tmp_path, caps
 
     _, runs = load_experiment(folder)
     assert [(ls.branch, ls.level, ls.trials) for ls in aggregate(runs)] == [
-        (TICKET, 0, 1), (TICKET, 1, 1), ("negated", 1, 2)]
+        (TICKET, 0, 1),
+        (TICKET, 1, 1),
+        ("negated", 1, 2),
+    ]
     assert style("negated") == TOY_STYLE and "negated" in figure_branches(4)
     _, notes = make_report([folder], tmp_path / "report")
     assert "| level | Pm % | ticket | negated |" in (tmp_path / "report" / "table.md").read_text()
@@ -68,8 +91,25 @@ def test_a_registered_branch_runs_end_to_end_and_is_reported(toy, tmp_path, caps
 
 
 def test_a_missing_registered_branch_is_noted_and_unregistering_removes_it(toy, tmp_path, capsys):
-    assert main(["run", "--preset", "lenet-digits", "--iterations", "10", "--eval-every", "10", "--levels", "1",
-                 "--no-progress", "--out", str(tmp_path / "runs")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--preset",
+                "lenet-digits",
+                "--iterations",
+                "10",
+                "--eval-every",
+                "10",
+                "--levels",
+                "1",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "runs"),
+            ]
+        )
+        == 0
+    )
     folder = next((tmp_path / "runs").iterdir())
     _, notes = make_report([folder], tmp_path / "report")
     assert any("no negated branch for Figure 4" in n and "--negated-draws N" in n for n in notes)
@@ -87,6 +127,7 @@ def test_registry_rejects_clashes_and_unknown_requests(tmp_path):
     with pytest.raises(ValueError, match="clashes"):
         register_branch(SameFlag)
     from lottery.experiments.runner import plan
+
     with pytest.raises(UsageError, match="unknown branch request"):
         plan(None, 1, 1, reinit=2)
     assert branch_kind("reinit_12") == "reinit" and branch_kind("oneshot") == "oneshot"

@@ -10,8 +10,18 @@ import torch
 
 from lottery.cli import build_parser, hparams_from_args, main
 
-QUICK = ["run", "--preset", "lenet-digits", "--iterations", "40", "--eval-every", "20", "--levels", "1",
-         "--no-progress"]
+QUICK = [
+    "run",
+    "--preset",
+    "lenet-digits",
+    "--iterations",
+    "40",
+    "--eval-every",
+    "20",
+    "--levels",
+    "1",
+    "--no-progress",
+]
 
 
 def run_cli(capsys, argv):
@@ -29,16 +39,19 @@ def experiment_folder(tmp_path, argv):
     return tmp_path / hparams_from_args(args).name()
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--model", "resnet9000"], "invalid choice: 'resnet9000'"),
-    (["--dataset", "imagenet"], "invalid choice: 'imagenet'"),
-    (["--preset", "nope"], "invalid choice: 'nope'"),
-    (["--prune-fc", "1.0"], "impossible"),
-    (["--prune-output", "-0.1"], "impossible"),
-    (["--levels", "-1"], "must be 0 or more"),
-    (["--iterations", "-5"], "must be a positive integer"),
-    (["--iterations", "ten"], "invalid"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--model", "resnet9000"], "invalid choice: 'resnet9000'"),
+        (["--dataset", "imagenet"], "invalid choice: 'imagenet'"),
+        (["--preset", "nope"], "invalid choice: 'nope'"),
+        (["--prune-fc", "1.0"], "impossible"),
+        (["--prune-output", "-0.1"], "impossible"),
+        (["--levels", "-1"], "must be 0 or more"),
+        (["--iterations", "-5"], "must be a positive integer"),
+        (["--iterations", "ten"], "invalid"),
+    ],
+)
 def test_usage_errors_exit_2(capsys, tmp_path, argv, message):
     code, err = run_cli(capsys, QUICK + argv + ["--out", str(tmp_path)])
     assert code == 2 and message in err
@@ -51,8 +64,10 @@ def test_impossible_rewind_is_a_usage_error(capsys, tmp_path):
 
 
 def test_missing_data_files(capsys, tmp_path):
-    code, err = run_cli(capsys, QUICK + ["--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "none"),
-                                         "--out", str(tmp_path / "out")])
+    code, err = run_cli(
+        capsys,
+        QUICK + ["--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "out")],
+    )
     assert code == 1 and "missing data file" in err and "--download" in err
     assert len(err.strip().splitlines()) == 1
 
@@ -62,8 +77,9 @@ def test_corrupt_and_truncated_data_files(capsys, tmp_path, fashion_dir):
     shutil.copytree(fashion_dir, data)
     target = data / "t10k-labels-idx1-ubyte.gz"
     target.write_bytes(target.read_bytes()[:-100])  # truncated
-    code, err = run_cli(capsys, QUICK + ["--dataset", "fashion-mnist", "--data-dir", str(data),
-                                         "--out", str(tmp_path / "out")])
+    code, err = run_cli(
+        capsys, QUICK + ["--dataset", "fashion-mnist", "--data-dir", str(data), "--out", str(tmp_path / "out")]
+    )
     assert code == 1 and "corrupt or truncated data file" in err and str(target) in err
     assert "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05" in err
 
@@ -105,28 +121,34 @@ def refused(capsys, out, argv):
     return err
 
 
-@pytest.mark.parametrize("argv,message", [
-    # impossible values, checked before anything is written
-    (["--lr", "nan"], "--lr nan must be a positive finite number"),
-    (["--lr", "inf"], "--lr inf must be a positive finite number"),
-    (["--optimizer", "sgd", "--momentum", "-1"], "--momentum -1.0 must be a finite number, 0 or more"),
-    (["--device", "foo"], "--device 'foo' is not a device"),
-    (["--batch-size", "100000"], "batch size 100000 must be between 1 and the training set size 1200"),
-    (["--validation-size", "1500"], "validation size 1500 must be between 1 and 1499"),
-    (["--ignore", "hidden.7.weight"], "--ignore names unknown layers ['hidden.7.weight']"),
-    (["--prune-strategy", "global", "--prune-global-kinds", "conv,bogus"], "unknown kinds of layer ['bogus']"),
-    # a setting the run does not use is refused, not made into a new experiment
-    (["--dropout", "0.5"], "lenet_300_100 has no dropout layers"),
-    (["--momentum", "0.5"], "--momentum 0.5 is unused with --optimizer adam"),
-    (["--prune-conv", "0.1"], "--prune-conv 0.1 is unused: the model has no conv layers"),
-    (["--prune-global", "0.3"], "--prune-global 0.3 is unused by --prune-strategy layerwise"),
-    (["--prune-strategy", "global", "--prune-fc", "0.3"], "--prune-fc 0.3 is unused by --prune-strategy global"),
-    # a strategy that would prune nothing
-    (["--prune-strategy", "global", "--prune-global-kinds", "conv"], "global pruning would prune nothing"),
-    (["--prune-strategy", "global", "--prune-global", "0"], "global pruning would prune nothing"),
-    (["--prune-fc", "0", "--prune-output", "0"], "layer-wise pruning would prune nothing"),
-    (["--ignore", "hidden.0.weight,hidden.1.weight", "--prune-output", "0"], "layer-wise pruning would prune nothing"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        # impossible values, checked before anything is written
+        (["--lr", "nan"], "--lr nan must be a positive finite number"),
+        (["--lr", "inf"], "--lr inf must be a positive finite number"),
+        (["--optimizer", "sgd", "--momentum", "-1"], "--momentum -1.0 must be a finite number, 0 or more"),
+        (["--device", "foo"], "--device 'foo' is not a device"),
+        (["--batch-size", "100000"], "batch size 100000 must be between 1 and the training set size 1200"),
+        (["--validation-size", "1500"], "validation size 1500 must be between 1 and 1499"),
+        (["--ignore", "hidden.7.weight"], "--ignore names unknown layers ['hidden.7.weight']"),
+        (["--prune-strategy", "global", "--prune-global-kinds", "conv,bogus"], "unknown kinds of layer ['bogus']"),
+        # a setting the run does not use is refused, not made into a new experiment
+        (["--dropout", "0.5"], "lenet_300_100 has no dropout layers"),
+        (["--momentum", "0.5"], "--momentum 0.5 is unused with --optimizer adam"),
+        (["--prune-conv", "0.1"], "--prune-conv 0.1 is unused: the model has no conv layers"),
+        (["--prune-global", "0.3"], "--prune-global 0.3 is unused by --prune-strategy layerwise"),
+        (["--prune-strategy", "global", "--prune-fc", "0.3"], "--prune-fc 0.3 is unused by --prune-strategy global"),
+        # a strategy that would prune nothing
+        (["--prune-strategy", "global", "--prune-global-kinds", "conv"], "global pruning would prune nothing"),
+        (["--prune-strategy", "global", "--prune-global", "0"], "global pruning would prune nothing"),
+        (["--prune-fc", "0", "--prune-output", "0"], "layer-wise pruning would prune nothing"),
+        (
+            ["--ignore", "hidden.0.weight,hidden.1.weight", "--prune-output", "0"],
+            "layer-wise pruning would prune nothing",
+        ),
+    ],
+)
 def test_bad_settings_are_refused_before_any_folder_exists(capsys, tmp_path, argv, message):
     err = refused(capsys, tmp_path / "out", argv)
     assert message in err
@@ -146,8 +168,9 @@ def test_data_dir_that_is_a_file_is_refused(capsys, tmp_path):
 
 def test_missing_data_leaves_no_experiment_folder(capsys, tmp_path):
     out = tmp_path / "out"
-    code, err = run_cli(capsys, QUICK + ["--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "none"),
-                                         "--out", str(out)])
+    code, err = run_cli(
+        capsys, QUICK + ["--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "none"), "--out", str(out)]
+    )
     assert code == 1 and "missing data file" in err
     assert not out.exists()
 
@@ -183,10 +206,29 @@ def test_bf16_where_it_is_emulated_gets_a_one_line_warning(capsys, tmp_path, mon
     from lottery.training import precision
 
     monkeypatch.setattr(precision, "native_bf16", lambda device: native)
-    argv = ["run", "--preset", "lenet-digits", "--iterations", "20", "--eval-every", "10", "--levels", "0",
-            "--eval-precision", "bf16", "--no-progress", "--out", str(tmp_path)]
+    argv = [
+        "run",
+        "--preset",
+        "lenet-digits",
+        "--iterations",
+        "20",
+        "--eval-every",
+        "10",
+        "--levels",
+        "0",
+        "--eval-precision",
+        "bf16",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(argv) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
-    assert warnings == ([] if native else [
-        "lottery: warning: --eval-precision bf16: this CPU has no native bf16 matmuls (AVX-512-BF16 or AMX), "
-        "so they are emulated and slower than fp32; results are unaffected"])
+    assert warnings == (
+        []
+        if native
+        else [
+            "lottery: warning: --eval-precision bf16: this CPU has no native bf16 matmuls (AVX-512-BF16 or AMX), "
+            "so they are emulated and slower than fp32; results are unaffected"
+        ]
+    )

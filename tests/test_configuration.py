@@ -17,8 +17,9 @@ from lottery.options import RunOptions, SpeedOptions
 from lottery.pruning import LayerWise, PruningStrategy, keep_largest, register_strategy, strategy
 from lottery.storage import save_json
 
-TINY = ExperimentHparams(dataset=DatasetHparams("tiny"),
-                         training=TrainingHparams(lr=5e-3, batch_size=20, iterations=20, eval_every=10))
+TINY = ExperimentHparams(
+    dataset=DatasetHparams("tiny"), training=TrainingHparams(lr=5e-3, batch_size=20, iterations=20, eval_every=10)
+)
 
 
 def leaf_fields():
@@ -30,22 +31,32 @@ def test_every_setting_has_a_flag_with_help():
     parser = build_parser()
     run = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith("run"))
     by_dest = {action.dest: action for action in run._actions}
-    sections = {type(getattr(ExperimentHparams(), f.name)): f.name + "." for f in dataclasses.fields(ExperimentHparams)
-                if dataclasses.is_dataclass(getattr(ExperimentHparams(), f.name))}
+    sections = {
+        type(getattr(ExperimentHparams(), f.name)): f.name + "."
+        for f in dataclasses.fields(ExperimentHparams)
+        if dataclasses.is_dataclass(getattr(ExperimentHparams(), f.name))
+    }
     for owner, f in leaf_fields():
         action = by_dest[sections.get(type(owner), "") + f.name]
         assert action.help and action.default is None, f.name  # None: keep the preset's value
 
 
-@pytest.mark.parametrize("flags,expected", [
-    (["--lr-drop-factor", "0.5"], lambda hp: hp.training.lr_drop_factor == 0.5),
-    (["--split-seed", "3"], lambda hp: hp.dataset.split_seed == 3),
-    (["--prune-strategy", "global", "--prune-global-kinds", "fc,output"],
-     lambda hp: hp.pruning.global_kinds == ("fc", "output")),
-    (["--rewind", "5", "--seed", "2"], lambda hp: (hp.rewind_iteration, hp.seed) == (5, 2)),
-    (["--no-augment", "--lr-drops", "10,20"],
-     lambda hp: (hp.dataset.augment, hp.training.lr_drops) == (False, (10, 20))),
-])
+@pytest.mark.parametrize(
+    "flags,expected",
+    [
+        (["--lr-drop-factor", "0.5"], lambda hp: hp.training.lr_drop_factor == 0.5),
+        (["--split-seed", "3"], lambda hp: hp.dataset.split_seed == 3),
+        (
+            ["--prune-strategy", "global", "--prune-global-kinds", "fc,output"],
+            lambda hp: hp.pruning.global_kinds == ("fc", "output"),
+        ),
+        (["--rewind", "5", "--seed", "2"], lambda hp: (hp.rewind_iteration, hp.seed) == (5, 2)),
+        (
+            ["--no-augment", "--lr-drops", "10,20"],
+            lambda hp: (hp.dataset.augment, hp.training.lr_drops) == (False, (10, 20)),
+        ),
+    ],
+)
 def test_flags_set_their_field(flags, expected):
     hp = hparams_from_args(build_parser().parse_args(["run", "--preset", "lenet-digits", *flags]))
     assert expected(hp)
@@ -84,8 +95,13 @@ def test_same_experiment_compares_the_fields_the_run_reads():
 
 
 def test_run_options_are_one_object_shared_with_workers(tmp_path):
-    exp = Experiment(TINY, tmp_path, RunOptions(debug=True, checkpoint_every=7), data=make_splits(shape=(1, 10, 10)),
-                     speed=SpeedOptions(together=3))
+    exp = Experiment(
+        TINY,
+        tmp_path,
+        RunOptions(debug=True, checkpoint_every=7),
+        data=make_splits(shape=(1, 10, 10)),
+        speed=SpeedOptions(together=3),
+    )
     assert exp.options == RunOptions(debug=True, checkpoint_every=7, speed=SpeedOptions(together=3))
     handle = pickle.loads(pickle.dumps(ExperimentHandle.of(exp)))
     assert handle.options == exp.options
@@ -124,5 +140,7 @@ def test_a_new_strategy_is_one_registered_class(monkeypatch, tmp_path):
     assert all(bool(pruned[n].all()) for n in mask if n != "output.weight")
     with pytest.raises(UsageError, match=r"--prune-fc 0.3 is unused by --prune-strategy output-first"):
         dataclasses.replace(hp, pruning=PruningHparams(strategy="output-first", fc_rate=0.3)).validate()
-    assert torch.equal(exp.pruning_strategy.prune_to_counts(exp.fresh_init(0), pruned)["output.weight"].sum(),
-                       pruned["output.weight"].sum())
+    assert torch.equal(
+        exp.pruning_strategy.prune_to_counts(exp.fresh_init(0), pruned)["output.weight"].sum(),
+        pruned["output.weight"].sum(),
+    )

@@ -16,8 +16,9 @@ from lottery.pruning import keep_largest
 from lottery.pruning import density
 from lottery.storage import load_json, load_tensors
 
-TINY = ExperimentHparams(dataset=DatasetHparams("tiny"),
-                         training=TrainingHparams(lr=5e-3, batch_size=20, iterations=30, eval_every=10))
+TINY = ExperimentHparams(
+    dataset=DatasetHparams("tiny"), training=TrainingHparams(lr=5e-3, batch_size=20, iterations=30, eval_every=10)
+)
 LEVELS, DRAWS = 2, 2
 
 
@@ -106,10 +107,12 @@ def test_oneshot_reaches_the_ticket_pm_exactly_by_dense_magnitudes(done):
             if not keep.all():
                 assert magnitudes[keep].min() >= magnitudes[~keep].max()
     # one step to level 1's Pm is exactly IMP's first round; deeper, one-shot and iterative differ
-    assert all(torch.equal(level(done, ONESHOT, 1, "mask")[n], level(done, TICKET, 1, "mask")[n])
-               for n in done.prunable_kinds)
-    assert not torch.equal(level(done, ONESHOT, 2, "mask")["hidden.0.weight"],
-                           level(done, TICKET, 2, "mask")["hidden.0.weight"])
+    assert all(
+        torch.equal(level(done, ONESHOT, 1, "mask")[n], level(done, TICKET, 1, "mask")[n]) for n in done.prunable_kinds
+    )
+    assert not torch.equal(
+        level(done, ONESHOT, 2, "mask")["hidden.0.weight"], level(done, TICKET, 2, "mask")["hidden.0.weight"]
+    )
 
 
 def test_oneshot_with_global_pruning_matches_the_total_count(tmp_path):
@@ -156,8 +159,11 @@ def test_plan_resume_and_no_control_at_level_0(done):
     assert {"reinit_0", "reinit_1", "random_0", "random_1", ONESHOT, TICKET} == set(trial.branches())
     assert not (trial.folder / "reinit_0" / "level_0").exists()
     assert run_experiment(done, 1, LEVELS, reinit_draws=DRAWS, random_draws=DRAWS, oneshot=True) == []
-    for run in (lambda: run_reinit_level(done, 0, 0, 0), lambda: run_random_level(done, 0, 0, 0),
-                lambda: run_oneshot_level(done, 0, 0)):
+    for run in (
+        lambda: run_reinit_level(done, 0, 0, 0),
+        lambda: run_random_level(done, 0, 0, 0),
+        lambda: run_oneshot_level(done, 0, 0),
+    ):
         with pytest.raises(ValueError):
             run()
 
@@ -175,8 +181,9 @@ def test_interrupted_control_level_is_redone_alone(tmp_path):
 
 
 def test_progress_bar_counts_units_and_skips_finished_ones(tmp_path, capsys):
-    with Experiment(replace(TINY, training=replace(TINY.training, iterations=10)), tmp_path, data=small_data(),
-                    progress=True) as exp:
+    with Experiment(
+        replace(TINY, training=replace(TINY.training, iterations=10)), tmp_path, data=small_data(), progress=True
+    ) as exp:
         run_experiment(exp, 1, 1, reinit_draws=1)
         first = capsys.readouterr().err
         run_experiment(exp, 1, 1, reinit_draws=1, oneshot=True)

@@ -35,11 +35,14 @@ def conv_weights(channels):
 
 
 # (conv channels, width after the poolings, last conv channels) -> fc 256, 256, 10 on top
-@pytest.mark.parametrize("name, channels, side, paper_millions", [
-    ("conv2", [64, 64], 16, 4.3),
-    ("conv4", [64, 64, 128, 128], 8, 2.4),
-    ("conv6", [64, 64, 128, 128, 256, 256], 4, 2.26),
-])
+@pytest.mark.parametrize(
+    "name, channels, side, paper_millions",
+    [
+        ("conv2", [64, 64], 16, 4.3),
+        ("conv4", [64, 64, 128, 128], 8, 2.4),
+        ("conv6", [64, 64, 128, 128, 256, 256], 4, 2.26),
+    ],
+)
 def test_weight_counts(name, channels, side, paper_millions):
     model = get_model_spec(name).build((3, 32, 32), 10)
     fc = side * side * channels[-1] * 256 + 256 * 256
@@ -80,14 +83,25 @@ def test_dropout_only_when_asked_and_only_in_training():
 
 # -- presets and per-kind pruning rates ----------------------------------------------------------
 def test_paper_presets():
-    for name, lr, its, conv_rate in [("conv2", 2e-4, 20_000, 0.10), ("conv4", 3e-4, 25_000, 0.10),
-                                     ("conv6", 3e-4, 30_000, 0.15)]:
+    for name, lr, its, conv_rate in [
+        ("conv2", 2e-4, 20_000, 0.10),
+        ("conv4", 3e-4, 25_000, 0.10),
+        ("conv6", 3e-4, 30_000, 0.15),
+    ]:
         hp = get_preset(name)
         assert (hp.model.name, hp.dataset.name, hp.model.dropout) == (name, "cifar10", 0.0)
-        assert (hp.training.optimizer, hp.training.lr, hp.training.batch_size, hp.training.iterations) == \
-               ("adam", lr, 60, its)
-        assert (hp.pruning.strategy, hp.pruning.conv_rate, hp.pruning.fc_rate, hp.pruning.output_rate) == \
-               ("layerwise", conv_rate, 0.2, 0.1)
+        assert (hp.training.optimizer, hp.training.lr, hp.training.batch_size, hp.training.iterations) == (
+            "adam",
+            lr,
+            60,
+            its,
+        )
+        assert (hp.pruning.strategy, hp.pruning.conv_rate, hp.pruning.fc_rate, hp.pruning.output_rate) == (
+            "layerwise",
+            conv_rate,
+            0.2,
+            0.1,
+        )
         quick = get_preset(f"{name}-quick")
         assert quick.training.iterations < 1000 and quick.pruning == hp.pruning and quick.model == hp.model
     for name, lr, its in [("conv2", 3e-4, 60_000), ("conv4", 2e-4, 75_000), ("conv6", 2e-4, 90_000)]:
@@ -130,11 +144,27 @@ def _py2_str(raw: bytes) -> bytes:
 
 def py2_batch_pickle(data: np.ndarray, labels: list[int]) -> bytes:
     """A batch pickled the way the official files are: Python 2, protocol 2, numpy.core names, str keys."""
-    dtype = (b"cnumpy\ndtype\n" + _py2_str(b"u1") + b"K\x00K\x01\x87R"
-             + b"(K\x03" + _py2_str(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb")
-    array = (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + _py2_str(b"b") + b"\x87R"
-             + b"(K\x01" + _int(data.shape[0]) + _int(data.shape[1]) + b"\x86" + dtype + b"\x89"
-             + _py2_str(data.tobytes()) + b"tb")
+    dtype = (
+        b"cnumpy\ndtype\n"
+        + _py2_str(b"u1")
+        + b"K\x00K\x01\x87R"
+        + b"(K\x03"
+        + _py2_str(b"|")
+        + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    )
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85"
+        + _py2_str(b"b")
+        + b"\x87R"
+        + b"(K\x01"
+        + _int(data.shape[0])
+        + _int(data.shape[1])
+        + b"\x86"
+        + dtype
+        + b"\x89"
+        + _py2_str(data.tobytes())
+        + b"tb"
+    )
     label_list = b"](" + b"".join(_int(v) for v in labels) + b"e"
     return b"\x80\x02}(" + _py2_str(b"data") + array + _py2_str(b"labels") + label_list + b"u."
 
@@ -270,7 +300,7 @@ def test_archive_is_read_in_memory_and_checksummed(tmp_path):
     message = _refusal(tmp_path)
     assert ARCHIVE in message and "sha256" in message
     whole = archive.read_bytes()
-    for damaged in (whole[:len(whole) // 2], gzip.compress(b"not a tar")):
+    for damaged in (whole[: len(whole) // 2], gzip.compress(b"not a tar")):
         archive.write_bytes(damaged)
         with pytest.raises(LotteryError, match="cannot read CIFAR-10 archive"):
             read_archive(archive)
@@ -305,17 +335,39 @@ def test_empty_folder_says_what_to_do(tmp_path):
 def test_imp_level_on_tiny_conv_run(tmp_path, capsys):
     folder = write_py2_folder(tmp_path / "cifar", make_batches(n_train_per_batch=12, n_test=10))
     out = tmp_path / "runs"
-    argv = ["run", "--preset", "conv2-quick", "--data-dir", str(folder), "--validation-size", "10",
-            "--iterations", "4", "--eval-every", "2", "--batch-size", "10", "--levels", "1",
-            "--out", str(out), "--no-progress"]
+    argv = [
+        "run",
+        "--preset",
+        "conv2-quick",
+        "--data-dir",
+        str(folder),
+        "--validation-size",
+        "10",
+        "--iterations",
+        "4",
+        "--eval-every",
+        "2",
+        "--batch-size",
+        "10",
+        "--levels",
+        "1",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     experiment = next(out.iterdir())
     info = load_json(experiment / "hparams.json")
     assert info["hparams"]["model"]["name"] == "conv2" and info["hparams"]["dataset"]["name"] == "cifar10"
     level = experiment / "trial_0" / "ticket" / "level_1"
     metrics = load_json(level / "metrics.json")
-    expected = {"conv.0.weight": 0.9, "conv.1.weight": 0.9, "fc.0.weight": 0.8, "fc.1.weight": 0.8,
-                "output.weight": 0.9}
+    expected = {
+        "conv.0.weight": 0.9,
+        "conv.1.weight": 0.9,
+        "fc.0.weight": 0.8,
+        "fc.1.weight": 0.8,
+        "output.weight": 0.9,
+    }
     for name, kept in metrics["layer_density"].items():
         assert kept == pytest.approx(expected[name], abs=1e-3), name
     assert metrics["summary"]["early_stop_iteration"] in (0, 2, 4)
@@ -330,26 +382,54 @@ def test_imp_level_on_tiny_conv_run(tmp_path, capsys):
 def _fake_experiment(root: Path, model: str, dropout: float, points) -> Path:
     """An experiment folder with hand-written metrics: (branch, trial, level, density, es_it, acc)."""
     folder = root / f"{model}-{dropout}"
-    save_json(folder / "hparams.json", {"format_version": 1, "name": folder.name, "non_default": {},
-                                        "hparams": {"model": {"name": model, "dropout": dropout}}})
+    save_json(
+        folder / "hparams.json",
+        {
+            "format_version": 1,
+            "name": folder.name,
+            "non_default": {},
+            "hparams": {"model": {"name": model, "dropout": dropout}},
+        },
+    )
     for branch, trial, level, density, es, acc in points:
-        summary = {"early_stop_iteration": es, "val_loss_at_early_stop": 1.0, "test_acc_at_early_stop": acc,
-                   "train_acc_at_early_stop": acc, "test_acc_final": acc, "train_acc_final": acc + 0.1}
-        save_json(folder / f"trial_{trial}" / branch / f"level_{level}" / "metrics.json",
-                  {"trial": trial, "branch": branch, "level": level, "density": density, "summary": summary})
+        summary = {
+            "early_stop_iteration": es,
+            "val_loss_at_early_stop": 1.0,
+            "test_acc_at_early_stop": acc,
+            "train_acc_at_early_stop": acc,
+            "test_acc_final": acc,
+            "train_acc_final": acc + 0.1,
+        }
+        save_json(
+            folder / f"trial_{trial}" / branch / f"level_{level}" / "metrics.json",
+            {"trial": trial, "branch": branch, "level": level, "density": density, "summary": summary},
+        )
     return folder
 
 
 def test_figure5_one_line_per_net(tmp_path):
-    conv2 = _fake_experiment(tmp_path, "conv2", 0.0, [
-        ("ticket", 0, 0, 1.0, 900, 0.60), ("ticket", 1, 0, 1.0, 1100, 0.62),
-        ("ticket", 0, 1, 0.5, 700, 0.65), ("ticket", 1, 1, 0.5, 500, 0.66),
-        ("reinit_0", 0, 1, 0.5, 1200, 0.55), ("reinit_1", 0, 1, 0.5, 1400, 0.53)])
-    conv4 = _fake_experiment(tmp_path, "conv4", 0.5, [("ticket", 0, 0, 1.0, 2000, 0.7),
-                                                      ("ticket", 0, 1, 0.4, 1500, 0.75)])
+    conv2 = _fake_experiment(
+        tmp_path,
+        "conv2",
+        0.0,
+        [
+            ("ticket", 0, 0, 1.0, 900, 0.60),
+            ("ticket", 1, 0, 1.0, 1100, 0.62),
+            ("ticket", 0, 1, 0.5, 700, 0.65),
+            ("ticket", 1, 1, 0.5, 500, 0.66),
+            ("reinit_0", 0, 1, 0.5, 1200, 0.55),
+            ("reinit_1", 0, 1, 0.5, 1400, 0.53),
+        ],
+    )
+    conv4 = _fake_experiment(
+        tmp_path, "conv4", 0.5, [("ticket", 0, 0, 1.0, 2000, 0.7), ("ticket", 0, 1, 0.4, 1500, 0.75)]
+    )
     series = compare_series([conv2, conv4])
-    assert [(s.label, s.branch) for s in series] == [("conv2", "ticket"), ("conv2", "reinit"),
-                                                      ("conv4 dropout 0.5", "ticket")]
+    assert [(s.label, s.branch) for s in series] == [
+        ("conv2", "ticket"),
+        ("conv2", "reinit"),
+        ("conv4 dropout 0.5", "ticket"),
+    ]
     ticket, reinit, _ = series
     assert ticket.density == [1.0, 0.5]
     assert [st.mean for st in ticket.stats["early_stop_iteration"]] == [1000, 600]

@@ -165,13 +165,16 @@ def test_image_order_is_seeded_not_class_sorted_and_independent_of_file_order(tm
     assert torch.equal(a.train_x, c.train_x) and torch.equal(a.test_y, c.test_y)
 
 
-@pytest.mark.parametrize("extra, drop, expected", [
-    ({"train/stray.png": b"x"}, None, "unexpected file train/stray.png"),
-    ({"test/cat/notes.txt": b"x"}, None, "unexpected file test/cat/notes.txt"),
-    ({"test/emu/0000.png": _image_bytes(0, 0, "PNG")}, None, "different class folders"),
-    (None, "test/", "no test images"),
-    ({"train/ant/broken.jpg": b"not a jpeg"}, None, "cannot decode image train/ant/broken.jpg"),
-])
+@pytest.mark.parametrize(
+    "extra, drop, expected",
+    [
+        ({"train/stray.png": b"x"}, None, "unexpected file train/stray.png"),
+        ({"test/cat/notes.txt": b"x"}, None, "unexpected file test/cat/notes.txt"),
+        ({"test/emu/0000.png": _image_bytes(0, 0, "PNG")}, None, "different class folders"),
+        (None, "test/", "no test images"),
+        ({"train/ant/broken.jpg": b"not a jpeg"}, None, "cannot decode image train/ant/broken.jpg"),
+    ],
+)
 def test_bad_image_layout_is_a_one_line_error(tmp_path, extra, drop, expected):
     files = {k: v for k, v in _image_files(extra).items() if not (drop and k.startswith(drop))}
     with pytest.raises(LotteryError, match=expected) as info:
@@ -183,8 +186,9 @@ def test_images_of_different_sizes_are_refused(tmp_path):
     buffer = io.BytesIO()
     Image.new("RGB", (7, 7)).save(buffer, format="PNG")
     with pytest.raises(LotteryError, match="all images must have one size"):
-        imagefolder.read_image_folder(_write_tar(tmp_path / "x.tar", _image_files({"train/ant/9999.png":
-                                                                                   buffer.getvalue()})))
+        imagefolder.read_image_folder(
+            _write_tar(tmp_path / "x.tar", _image_files({"train/ant/9999.png": buffer.getvalue()}))
+        )
 
 
 def test_known_tar_name_with_wrong_checksum_is_refused(tmp_path):
@@ -225,8 +229,11 @@ def test_damaged_cache_file_is_ignored_and_rewritten(tmp_path, monkeypatch, dama
     first = get_loader("cifar10-jpeg")(tar, False)
     [path] = (tmp_path / "cache" / "decoded").glob("*.pt")
     good = path.read_bytes()
-    damaged = {"flip": lambda b: b[:len(b) // 2] + bytes([b[len(b) // 2] ^ 0xFF]) + b[len(b) // 2 + 1:],
-               "truncate": lambda b: b[:len(b) // 2], "junk": lambda b: b"junk"}[damage](good)
+    damaged = {
+        "flip": lambda b: b[: len(b) // 2] + bytes([b[len(b) // 2] ^ 0xFF]) + b[len(b) // 2 + 1 :],
+        "truncate": lambda b: b[: len(b) // 2],
+        "junk": lambda b: b"junk",
+    }[damage](good)
     path.write_bytes(damaged)
     again = get_loader("cifar10-jpeg")(tar, False)
     assert torch.equal(first.train_x, again.train_x) and torch.equal(first.train_y, again.train_y)
@@ -250,8 +257,12 @@ def test_idx_data_sets_are_cached_after_verification_and_cache_can_be_off(tmp_pa
     from lottery.data import mnist
 
     monkeypatch.setenv("LOTTERY_CACHE", str(tmp_path / "cache"))
-    arrays = [np.full((3, 2, 2), 7, np.uint8), np.array([1, 2, 3], np.uint8),
-              np.full((2, 2, 2), 9, np.uint8), np.array([4, 5], np.uint8)]
+    arrays = [
+        np.full((3, 2, 2), 7, np.uint8),
+        np.array([1, 2, 3], np.uint8),
+        np.full((2, 2, 2), 9, np.uint8),
+        np.array([4, 5], np.uint8),
+    ]
     for name, a in zip(mnist._FILES, arrays, strict=True):
         write_idx(tmp_path / name, a)
     sums = {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in mnist._FILES}
@@ -270,8 +281,11 @@ def test_idx_data_sets_are_cached_after_verification_and_cache_can_be_off(tmp_pa
 def test_preset_conv2_runs_on_the_jpeg_copy(tmp_path):
     from lottery.cli import build_parser, hparams_from_args
 
-    hp = hparams_from_args(build_parser().parse_args(["run", "--preset", "conv2", "--dataset", "cifar10-jpeg",
-                                                      "--data-dir", str(tmp_path)]))
+    hp = hparams_from_args(
+        build_parser().parse_args(
+            ["run", "--preset", "conv2", "--dataset", "cifar10-jpeg", "--data-dir", str(tmp_path)]
+        )
+    )
     assert hp.dataset.name == "cifar10-jpeg" and hp.model.name == "conv2" and hp.training.lr == 2e-4
 
 
@@ -289,8 +303,10 @@ def test_real_jpeg_tar_layout_counts_and_class_balance():
     for split, per_class in (("train", 5000), ("test", 1000)):
         classes = [c for _, c in found[split]]
         assert len(classes) == 10 * per_class
-        assert {c: classes.count(c) for c in set(classes)} == {c: per_class for c in [
-            "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]}
+        assert {c: classes.count(c) for c in set(classes)} == {
+            c: per_class
+            for c in ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        }
 
 
 @pytest.mark.slow
@@ -300,6 +316,7 @@ def test_real_jpeg_tar_decodes_to_the_published_statistics():
     assert torch.bincount(raw.train_y).tolist() == [5000] * 10 and torch.bincount(raw.test_y).tolist() == [1000] * 10
     mean = raw.train_x.float().mean(dim=(0, 2, 3)) / 255  # published for this copy: 0.49125, 0.48209, 0.44652
     assert torch.allclose(mean, torch.tensor([0.49125, 0.48209, 0.44652]), atol=2e-4)
+
 
 def test_download_replaces_a_corrupt_file_with_a_verified_copy(tmp_path):
     mirror, folder = tmp_path / "mirror", tmp_path / "data"

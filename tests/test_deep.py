@@ -40,6 +40,7 @@ def conv3x3(pairs):
 
 # -- models -------------------------------------------------------------------------------------
 
+
 def test_vgg19_has_the_papers_20m_weights_and_prunes_no_output():
     # 2x64 pool 2x128 pool 4x256 pool 4x512 pool 4x512, 3x3 convs; output fc 512 -> 10.
     widths = [64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512]
@@ -62,7 +63,9 @@ def test_resnet18_is_the_20_layer_cifar_resnet_with_tagged_shortcuts():
     assert count_weights(model, (OUTPUT,)) == 64 * 10
     assert count_weights(model) == 270_896  # "~271K" in the paper
     assert sorted(n for n, k in kinds.items() if k == SHORTCUT) == [
-        "blocks.3.downsample.0.weight", "blocks.6.downsample.0.weight"]
+        "blocks.3.downsample.0.weight",
+        "blocks.6.downsample.0.weight",
+    ]
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == 21
     assert model(torch.randn(2, *IMAGE)).shape == (2, 10)
     assert count_weights(get_model_spec("resnet20").build(IMAGE, 10)) == 270_896
@@ -77,10 +80,20 @@ def test_deep_models_refuse_flat_inputs_and_dropout():
 
 # -- learning-rate schedule ---------------------------------------------------------------------
 
+
 def test_warmup_then_drops_at_chosen_iterations():
     hp = TrainingHparams(optimizer="sgd", lr=0.1, warmup=10_000, lr_drops=(56_000, 84_000))
-    expected = {0: 0.1 / 10_000, 4_999: 0.05, 9_999: 0.1, 10_000: 0.1, 55_999: 0.1, 56_000: 0.01,
-                83_999: 0.01, 84_000: 0.001, 111_999: 0.001}
+    expected = {
+        0: 0.1 / 10_000,
+        4_999: 0.05,
+        9_999: 0.1,
+        10_000: 0.1,
+        55_999: 0.1,
+        56_000: 0.01,
+        83_999: 0.01,
+        84_000: 0.001,
+        111_999: 0.001,
+    }
     for iteration, lr in expected.items():
         assert learning_rate(hp, iteration) == pytest.approx(lr), iteration
     # Warmup longer than the first drop: both apply.
@@ -108,6 +121,7 @@ def test_training_steps_use_the_schedule_and_continue_it_after_a_rewind(monkeypa
 
 # -- augmentation -------------------------------------------------------------------------------
 
+
 def test_flip_and_crop_shifts_each_image_within_its_zero_padding():
     x = torch.randn(64, 3, 8, 8)
     out = flip_and_crop(x, torch.Generator().manual_seed(0), pad=2)
@@ -117,8 +131,12 @@ def test_flip_and_crop_shifts_each_image_within_its_zero_padding():
         matches = []
         for flip in (False, True):
             padded = torch.nn.functional.pad(image.flip(2) if flip else image, (2, 2, 2, 2))
-            matches += [(flip, dy, dx) for dy in range(5) for dx in range(5)
-                        if torch.equal(padded[:, dy:dy + 8, dx:dx + 8], result)]
+            matches += [
+                (flip, dy, dx)
+                for dy in range(5)
+                for dx in range(5)
+                if torch.equal(padded[:, dy : dy + 8, dx : dx + 8], result)
+            ]
         assert matches, "output is not a flipped/shifted copy of its input"
         found.update(matches)
     assert {f for f, _, _ in found} == {False, True}
@@ -139,13 +157,24 @@ def test_augmented_batches_replay_exactly_and_vary_per_iteration():
 
 # -- global pruning, rewinding, batch norm ------------------------------------------------------
 
+
 def deep_hparams(rewind=0, ignore=(), augment=True):
     return ExperimentHparams(
-        model=ModelHparams("resnet18"), dataset=DatasetHparams("synthetic", augment=augment),
-        training=TrainingHparams(optimizer="sgd", lr=0.05, weight_decay=1e-4, batch_size=8, iterations=4,
-                                 eval_every=2, warmup=2, lr_drops=(3,)),
+        model=ModelHparams("resnet18"),
+        dataset=DatasetHparams("synthetic", augment=augment),
+        training=TrainingHparams(
+            optimizer="sgd",
+            lr=0.05,
+            weight_decay=1e-4,
+            batch_size=8,
+            iterations=4,
+            eval_every=2,
+            warmup=2,
+            lr_drops=(3,),
+        ),
         pruning=PruningHparams(strategy="global", global_rate=0.2, global_kinds=(CONV,), ignore=ignore),
-        rewind_iteration=rewind)
+        rewind_iteration=rewind,
+    )
 
 
 def open_experiment(tmp_path, hp):
@@ -212,8 +241,9 @@ def test_reset_restores_weights_and_batch_norm_to_theta_k(tmp_path, monkeypatch,
         replay.load_state_dict(theta0)
         with open_experiment(tmp_path / "replay", deep_hparams(rewind=0, ignore=("conv.weight",))) as fresh:
             hp = replace(fresh.hp.training, iterations=k)
-            result = train(replay, fresh.full_mask(), fresh.data, hp, fresh.trial_seed(0), augment=flip_and_crop,
-                           progress=False)
+            result = train(
+                replay, fresh.full_mask(), fresh.data, hp, fresh.trial_seed(0), augment=flip_and_crop, progress=False
+            )
         for name, value in result.final_state.items():
             assert torch.allclose(rewind[name].float(), value.float(), atol=1e-6), name
         assert not torch.equal(rewind["bn.running_mean"], theta0["bn.running_mean"])
@@ -239,6 +269,7 @@ def test_augmentation_is_off_unless_asked(tmp_path, monkeypatch):
 
 # -- presets and command line -------------------------------------------------------------------
 
+
 def test_deep_presets_are_valid_sgd_global_conv_pruning_on_cifar10():
     deep = [name for name in preset_names() if name.startswith(("vgg19", "resnet18"))]
     assert len(deep) >= 8
@@ -247,7 +278,11 @@ def test_deep_presets_are_valid_sgd_global_conv_pruning_on_cifar10():
         hp = get_preset(name)
         hp.validate()
         assert (hp.dataset.name, hp.training.optimizer, hp.training.momentum, hp.training.weight_decay) == (
-            "cifar10", "sgd", 0.9, 1e-4), name
+            "cifar10",
+            "sgd",
+            0.9,
+            1e-4,
+        ), name
         assert (hp.pruning.strategy, hp.pruning.global_rate) == ("global", 0.2)
         # ranked together: exactly the conv layers (not the output layer, not ResNet shortcuts)
         ranked = GlobalRanking.from_hparams(hp.pruning, kinds[hp.model.name]).names
@@ -267,6 +302,7 @@ def test_cli_switches_augmentation_and_rewinding():
 
 # -- Figures 7-8 --------------------------------------------------------------------------------
 
+
 def fake_run(branch, level, density, accuracies, trial=0):
     curve = {"iterations": [0, 500, 1000], "val_loss": [1, 1, 1], "val_acc": [0, 0, 0], "test_acc": accuracies}
     return {"trial": trial, "branch": branch, "level": level, "density": density, "curve": curve}
@@ -279,8 +315,12 @@ def test_accuracy_read_at_an_iteration_from_the_stored_curve():
     assert accuracy_at(curve, 1000) == 0.8
     with pytest.raises(UsageError, match="past the end"):
         accuracy_at(curve, 1001)
-    runs = [fake_run("ticket", 1, 0.8, [0.1, 0.6, 0.9]), fake_run("ticket", 1, 0.8, [0.1, 0.4, 0.7], trial=1),
-            fake_run("reinit_0", 1, 0.8, [0.1, 0.2, 0.3]), fake_run("random_0", 1, 0.8, [0.1, 0.1, 0.1])]
+    runs = [
+        fake_run("ticket", 1, 0.8, [0.1, 0.6, 0.9]),
+        fake_run("ticket", 1, 0.8, [0.1, 0.4, 0.7], trial=1),
+        fake_run("reinit_0", 1, 0.8, [0.1, 0.2, 0.3]),
+        fake_run("random_0", 1, 0.8, [0.1, 0.1, 0.1]),
+    ]
     points = points_at(runs, 500)
     assert [(p.branch, p.level) for p in points] == [("reinit", 1), ("ticket", 1)]
     ticket = points[1].accuracy

@@ -74,6 +74,7 @@ def run_with(executor, tmp_path, data):
 
 # -- local --------------------------------------------------------------------------------------------
 
+
 def test_in_process_executor_maps_in_order_in_this_process():
     with LocalExecutor() as ex:
         assert ex.in_process
@@ -89,8 +90,9 @@ def test_worker_processes_run_units_elsewhere_and_keep_order(two_workers):
 
 
 @pytest.mark.slow
-def test_units_in_worker_processes_write_the_same_results_as_in_process(small_data, two_workers,
-                                                                       in_process_results, tmp_path):
+def test_units_in_worker_processes_write_the_same_results_as_in_process(
+    small_data, two_workers, in_process_results, tmp_path
+):
     parallel = run_with(two_workers, tmp_path, small_data)
     assert_same_results(in_process_results, results(parallel))
     # each trial's θ0 is written once, by its own worker, in the usual layout
@@ -109,8 +111,14 @@ def test_run_imp_fans_out_whole_ticket_chains(small_data, two_workers, in_proces
 
 def test_jobs_run_their_calls_in_order_against_the_experiment(small_data, tmp_path):
     with Experiment(TINY, tmp_path, data=small_data, progress=False) as exp:
-        results = map_jobs(exp, [[Call(Experiment.trial_seed, (1,)), Call(Experiment.trial_seed, (2,))], [],
-                                 [Call(Experiment.trial_seed, (5,))]])
+        results = map_jobs(
+            exp,
+            [
+                [Call(Experiment.trial_seed, (1,)), Call(Experiment.trial_seed, (2,))],
+                [],
+                [Call(Experiment.trial_seed, (5,))],
+            ],
+        )
     assert results == [[1, 2], [5]]  # empty jobs are dropped
 
 
@@ -150,6 +158,7 @@ def test_make_executor_rejects_bad_choices(monkeypatch):
 
 
 # -- Ray ----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def local_ray():
@@ -211,8 +220,26 @@ def test_worker_processes_exit_when_the_driver_is_killed(tmp_path):
     import signal
     import subprocess
     import time
-    argv = [sys.executable, "-m", "lottery", "run", "--preset", "lenet-digits", "--iterations", "4000",
-            "--levels", "3", "--trials", "2", "--workers", "2", "--no-progress", "--out", str(tmp_path)]
+
+    argv = [
+        sys.executable,
+        "-m",
+        "lottery",
+        "run",
+        "--preset",
+        "lenet-digits",
+        "--iterations",
+        "4000",
+        "--levels",
+        "3",
+        "--trials",
+        "2",
+        "--workers",
+        "2",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
     driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers = []
     try:

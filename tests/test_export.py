@@ -8,8 +8,15 @@ from torch.nn.utils import prune
 from lottery.cli import main
 from lottery.errors import LotteryError
 from lottery.experiments import Experiment, run_imp
-from lottery.export import (apply_to_model, export_experiment_ticket, load_into, load_ticket, make_permanent,
-                            masks_from_model, save_ticket)
+from lottery.export import (
+    apply_to_model,
+    export_experiment_ticket,
+    load_into,
+    load_ticket,
+    make_permanent,
+    masks_from_model,
+    save_ticket,
+)
 from lottery.hparams import ExperimentHparams, TrainingHparams
 from lottery.models import get_model_spec
 from lottery.pruning import layerwise_magnitude_prune

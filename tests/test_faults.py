@@ -18,8 +18,18 @@ from lottery.hparams import TrainingHparams
 
 from conftest import make_splits
 
-QUICK = ["run", "--preset", "lenet-digits", "--iterations", "40", "--eval-every", "20", "--levels", "1",
-         "--no-progress"]
+QUICK = [
+    "run",
+    "--preset",
+    "lenet-digits",
+    "--iterations",
+    "40",
+    "--eval-every",
+    "20",
+    "--levels",
+    "1",
+    "--no-progress",
+]
 
 
 def run_cli(capsys, argv):
@@ -126,7 +136,7 @@ def test_a_truncated_tensor_file_in_a_finished_level_is_redone(copy_of, capsys, 
     out, folder, reference = copy_of
     level = folder / "trial_0" / "ticket" / "level_1"
     data = (level / name).read_bytes()
-    (level / name).write_bytes(data[:len(data) // 2])
+    (level / name).write_bytes(data[: len(data) // 2])
     assert run_cli(capsys, QUICK + ["--out", out])[0] == 0
     same(level_results(folder), reference)
     assert main(["export", str(folder), "--level", "1", "--out", str(tmp_path / "ticket.pt")]) == 0
@@ -142,8 +152,16 @@ def test_a_mask_with_other_names_than_its_record_is_redone(copy_of, capsys):
 
 
 def test_is_level_record_checks_types():
-    record = {"trial": 0, "branch": "ticket", "level": 1, "density": 0.8, "layer_density": {}, "summary": {},
-              "curve": {}, "seeds": {}}
+    record = {
+        "trial": 0,
+        "branch": "ticket",
+        "level": 1,
+        "density": 0.8,
+        "layer_density": {},
+        "summary": {},
+        "curve": {},
+        "seeds": {},
+    }
     assert is_level_record(record)
     assert not is_level_record({**record, "level": "1"}) and not is_level_record({**record, "trial": True})
     assert not is_level_record({k: v for k, v in record.items() if k != "curve"})

@@ -10,8 +10,9 @@ from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
 from lottery.report import load_experiment
 from lottery.storage import load_tensors
 
-TINY = ExperimentHparams(dataset=DatasetHparams("tiny"),
-                         training=TrainingHparams(lr=5e-3, batch_size=20, iterations=30, eval_every=10))
+TINY = ExperimentHparams(
+    dataset=DatasetHparams("tiny"), training=TrainingHparams(lr=5e-3, batch_size=20, iterations=30, eval_every=10)
+)
 LEVELS = 2
 
 

@@ -10,8 +10,9 @@ from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
 from lottery.report import aggregate, load_experiment
 from lottery.storage import load_json, load_tensors
 
-TINY = ExperimentHparams(dataset=DatasetHparams("tiny"),
-                         training=TrainingHparams(lr=5e-3, batch_size=20, iterations=60, eval_every=20))
+TINY = ExperimentHparams(
+    dataset=DatasetHparams("tiny"), training=TrainingHparams(lr=5e-3, batch_size=20, iterations=60, eval_every=20)
+)
 
 
 def run(tmp_path, data, hp=TINY, trials=1, levels=3):
@@ -30,8 +31,8 @@ def test_imp_levels_prune_reset_and_record(tmp_path, tiny_data):
         metrics = load_json(paths.metrics)
         mask = load_tensors(paths.mask)
         densities.append(metrics["density"])
-        assert metrics["layer_density"]["hidden.0.weight"] == pytest.approx(0.8 ** level, abs=1e-4)
-        assert metrics["layer_density"]["output.weight"] == pytest.approx(0.9 ** level, abs=1e-3)
+        assert metrics["layer_density"]["hidden.0.weight"] == pytest.approx(0.8**level, abs=1e-4)
+        assert metrics["layer_density"]["output.weight"] == pytest.approx(0.9**level, abs=1e-3)
         assert metrics["summary"]["early_stop_iteration"] in metrics["curve"]["iterations"]
         final = load_tensors(paths.final)
         for name, keep in mask.items():

@@ -10,14 +10,14 @@ from lottery.experiments import TICKET, Experiment, ExperimentPaths, run_experim
 from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
 from lottery.report import aggregate, load_experiment
 
-TINY = ExperimentHparams(dataset=DatasetHparams("tiny"),
-                         training=TrainingHparams(lr=5e-3, batch_size=20, iterations=10, eval_every=10))
+TINY = ExperimentHparams(
+    dataset=DatasetHparams("tiny"), training=TrainingHparams(lr=5e-3, batch_size=20, iterations=10, eval_every=10)
+)
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    with Experiment(TINY, tmp_path_factory.mktemp("runs"), data=make_splits(shape=(1, 10, 10)),
-                    progress=False) as exp:
+    with Experiment(TINY, tmp_path_factory.mktemp("runs"), data=make_splits(shape=(1, 10, 10)), progress=False) as exp:
         run_experiment(exp, 1, 1, reinit_draws=1)
         return exp.paths.folder
 
@@ -40,8 +40,12 @@ def test_copied_result_folders_are_not_counted_twice(finished, tmp_path):
     folder = tmp_path / "exp"
     shutil.copytree(finished, folder)
     _, before = load_experiment(folder)
-    copy_folders(folder, trial_copies=("trial_0_old", "trial_00"), level_copies=("level_01",),
-                 branch_copies=((TICKET, "ticket_old"), ("reinit_0", "reinit_0_1")))
+    copy_folders(
+        folder,
+        trial_copies=("trial_0_old", "trial_00"),
+        level_copies=("level_01",),
+        branch_copies=((TICKET, "ticket_old"), ("reinit_0", "reinit_0_1")),
+    )
     paths = ExperimentPaths(folder)
     assert paths.trials() == [0]
     assert paths.trial(0).levels(TICKET) == [0, 1]
@@ -54,9 +58,12 @@ def test_stray_folder_names_neither_crash_show_nor_report(finished, tmp_path, ca
     folder = tmp_path / "exp"
     shutil.copytree(finished, folder)
     _, before = load_experiment(folder)
-    copy_folders(folder, trial_copies=("trial_0 (copy)", "trial_+1", "trial_1.bak", "trial_"),
-                 level_copies=("level_1.bak", "level_1 (copy)", "level_"),
-                 branch_copies=((TICKET, "ticket (copy)"), ("reinit_0", "reinit_0.bak")))
+    copy_folders(
+        folder,
+        trial_copies=("trial_0 (copy)", "trial_+1", "trial_1.bak", "trial_"),
+        level_copies=("level_1.bak", "level_1 (copy)", "level_"),
+        branch_copies=((TICKET, "ticket (copy)"), ("reinit_0", "reinit_0.bak")),
+    )
     (folder / "trial_7").write_text("a file, not a trial folder")
     _, runs = load_experiment(folder)
     assert where(runs) == where(before)

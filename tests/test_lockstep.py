@@ -19,8 +19,12 @@ def experiment_results(folder):
     out = {}
     for path in sorted(folder.rglob("metrics.json")):
         m = load_json(path)
-        out[m["branch"], m["trial"], m["level"]] = (m["curve"], load_tensors(path.parent / "mask.pt"),
-                                                    load_tensors(path.parent / "final.pt"), m["summary"])
+        out[m["branch"], m["trial"], m["level"]] = (
+            m["curve"],
+            load_tensors(path.parent / "mask.pt"),
+            load_tensors(path.parent / "final.pt"),
+            m["summary"],
+        )
     return out
 
 
@@ -117,11 +121,29 @@ def test_split_evenly():
 
 @pytest.mark.slow
 def test_command_line_speed_options(tmp_path):
-    args = ["run", "--preset", "lenet-digits", "--iterations", "20", "--eval-every", "10", "--levels", "1",
-            "--trials", "2", "--no-progress", "--out", str(tmp_path), "--threads", "1"]
+    args = [
+        "run",
+        "--preset",
+        "lenet-digits",
+        "--iterations",
+        "20",
+        "--eval-every",
+        "10",
+        "--levels",
+        "1",
+        "--trials",
+        "2",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+        "--threads",
+        "1",
+    ]
     assert main(args + ["--batch-networks", "4", "--eval-precision", "bf16"]) == 0
-    together = {(m["trial"], m["level"]): m["summary"]["trained_together"]
-                for m in map(load_json, tmp_path.rglob("metrics.json"))}
+    together = {
+        (m["trial"], m["level"]): m["summary"]["trained_together"]
+        for m in map(load_json, tmp_path.rglob("metrics.json"))
+    }
     assert together == {(0, 0): 2, (1, 0): 2, (0, 1): 2, (1, 1): 2}  # both trials' networks of a level together
     with pytest.raises(SystemExit) as exit_:
         main(args + ["--batch-networks", "0"])

@@ -3,7 +3,7 @@ import torch
 
 from lottery.errors import UsageError
 from lottery.models import get_model_spec
-from lottery.pruning import (density, global_magnitude_prune, layerwise_magnitude_prune, random_mask_like)
+from lottery.pruning import density, global_magnitude_prune, layerwise_magnitude_prune, random_mask_like
 
 
 def lenet():

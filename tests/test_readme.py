@@ -23,7 +23,7 @@ def lottery_commands(text: str) -> list[list[str]]:
         for line in block.replace("\\\n", " ").splitlines():
             words = shlex.split(line.lstrip("$ "), comments=True)
             if "lottery" in words:
-                words = words[words.index("lottery") + 1:]
+                words = words[words.index("lottery") + 1 :]
                 commands.append([PLACEHOLDERS.get(w, w) for w in words])
     return commands
 

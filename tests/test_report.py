@@ -21,16 +21,16 @@ from lottery.report.paper import make_report
 from lottery.report.plots import plot_metric, plt
 from lottery.storage import load_json
 
-TINY = ExperimentHparams(dataset=DatasetHparams("tiny"),
-                         training=TrainingHparams(lr=5e-3, batch_size=20, iterations=20, eval_every=10))
+TINY = ExperimentHparams(
+    dataset=DatasetHparams("tiny"), training=TrainingHparams(lr=5e-3, batch_size=20, iterations=20, eval_every=10)
+)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     """2 trials x 2 levels with 2 reinit draws, 1 random draw and one-shot."""
-    with Experiment(TINY, tmp_path_factory.mktemp("runs"), data=make_splits(shape=(1, 10, 10)),
-                    progress=False) as exp:
+    with Experiment(TINY, tmp_path_factory.mktemp("runs"), data=make_splits(shape=(1, 10, 10)), progress=False) as exp:
         run_experiment(exp, 2, 2, reinit_draws=2, random_draws=1, oneshot=True)
         return exp.paths.folder
 
@@ -57,15 +57,31 @@ def test_tables_hold_the_aggregated_numbers(finished, tmp_path):
     make_report([finished], tmp_path)
     rows = list(csv.DictReader(io.StringIO((tmp_path / "table.csv").read_text())))
     assert [(r["branch"], r["level"]) for r in rows] == [
-        ("ticket", "0"), ("ticket", "1"), ("ticket", "2"), ("reinit", "1"), ("reinit", "2"),
-        ("random", "1"), ("random", "2"), ("oneshot", "1"), ("oneshot", "2")]
+        ("ticket", "0"),
+        ("ticket", "1"),
+        ("ticket", "2"),
+        ("reinit", "1"),
+        ("reinit", "2"),
+        ("random", "1"),
+        ("random", "2"),
+        ("oneshot", "1"),
+        ("oneshot", "2"),
+    ]
     runs_of = {r["branch"]: int(r["runs"]) for r in rows}
     assert runs_of == {"ticket": 2, "reinit": 4, "random": 2, "oneshot": 2}  # trials x draws
     # the numbers are the trials' own: mean/min/max of what each trial recorded
-    accs = [load_json(finished / f"trial_{t}" / "reinit_1" / "level_2" / "metrics.json")["summary"]
-            ["test_acc_at_early_stop"] for t in (0, 1)]
-    accs += [load_json(finished / f"trial_{t}" / "reinit_0" / "level_2" / "metrics.json")["summary"]
-             ["test_acc_at_early_stop"] for t in (0, 1)]
+    accs = [
+        load_json(finished / f"trial_{t}" / "reinit_1" / "level_2" / "metrics.json")["summary"][
+            "test_acc_at_early_stop"
+        ]
+        for t in (0, 1)
+    ]
+    accs += [
+        load_json(finished / f"trial_{t}" / "reinit_0" / "level_2" / "metrics.json")["summary"][
+            "test_acc_at_early_stop"
+        ]
+        for t in (0, 1)
+    ]
     row = next(r for r in rows if r["branch"] == "reinit" and r["level"] == "2")
     assert float(row["test_acc_at_early_stop_mean"]) == pytest.approx(statistics.fmean(accs), rel=1e-5)
     assert float(row["test_acc_at_early_stop_min"]) == pytest.approx(min(accs), rel=1e-5)
@@ -83,8 +99,9 @@ def test_tables_hold_the_aggregated_numbers(finished, tmp_path):
 
 
 def test_svg_and_several_experiments(finished, tmp_path):
-    with Experiment(replace(TINY, seed=7), tmp_path / "runs", data=make_splits(shape=(1, 10, 10)),
-                    progress=False) as exp:
+    with Experiment(
+        replace(TINY, seed=7), tmp_path / "runs", data=make_splits(shape=(1, 10, 10)), progress=False
+    ) as exp:
         run_experiment(exp, 1, 1)
         other = exp.paths.folder
     written, notes = make_report([finished, other], tmp_path / "out", fmt="svg", curve_levels=[0, 1])
@@ -110,15 +127,20 @@ def test_figure_axes_follow_the_paper(finished):
     assert reinit.lines[0].get_xdata()[0] == 100  # the control's line starts at the dense network
     plt.close(fig)
     # controls start from the shared dense point; random pruning is left out of Figure 4
-    assert [(ls.branch, ls.level) for ls in data if ls.branch == "reinit"] == [("reinit", 0), ("reinit", 1),
-                                                                            ("reinit", 2)]
+    assert [(ls.branch, ls.level) for ls in data if ls.branch == "reinit"] == [
+        ("reinit", 0),
+        ("reinit", 1),
+        ("reinit", 2),
+    ]
     assert next(ls for ls in data if ls.branch == "reinit").stats == levels[0].stats
     assert not any(ls.branch == "random" for ls in data)
 
 
 def test_mean_curve_and_default_levels():
-    curves = [{"iterations": [0, 10, 20], "test_acc": [0.1, 0.5, 0.7]},
-              {"iterations": [10, 20, 30], "test_acc": [0.3, 0.9, 1.0]}]
+    curves = [
+        {"iterations": [0, 10, 20], "test_acc": [0.1, 0.5, 0.7]},
+        {"iterations": [10, 20, 30], "test_acc": [0.3, 0.9, 1.0]},
+    ]
     it, mean, low, high = mean_curve(curves)
     assert it.tolist() == [10, 20] and mean.tolist() == pytest.approx([0.4, 0.8])
     assert low.tolist() == [0.3, 0.7] and high.tolist() == [0.5, 0.9]
@@ -136,8 +158,25 @@ def test_unknown_curve_level_is_a_usage_error(finished, tmp_path, capsys):
 
 
 def test_cli_run_with_controls_then_report(tmp_path, capsys):
-    argv = ["run", "--preset", "lenet-digits", "--iterations", "20", "--eval-every", "10", "--levels", "1",
-            "--reinit-draws", "1", "--random-draws", "1", "--oneshot", "--no-progress", "--out", str(tmp_path)]
+    argv = [
+        "run",
+        "--preset",
+        "lenet-digits",
+        "--iterations",
+        "20",
+        "--eval-every",
+        "10",
+        "--levels",
+        "1",
+        "--reinit-draws",
+        "1",
+        "--random-draws",
+        "1",
+        "--oneshot",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(argv) == 0
     folder = next(p for p in tmp_path.iterdir() if p.is_dir())
     for branch in ("ticket", "reinit_0", "random_0", "oneshot"):

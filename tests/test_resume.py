@@ -13,8 +13,20 @@ import torch
 
 from lottery.cli import main
 
-ARGS = ["run", "--preset", "lenet-digits", "--iterations", "300", "--eval-every", "20",
-        "--checkpoint-every", "40", "--levels", "2", "--no-progress"]
+ARGS = [
+    "run",
+    "--preset",
+    "lenet-digits",
+    "--iterations",
+    "300",
+    "--eval-every",
+    "20",
+    "--checkpoint-every",
+    "40",
+    "--levels",
+    "2",
+    "--no-progress",
+]
 
 
 def results(out):

@@ -16,8 +16,9 @@ from lottery.training.schedule import train_subset
 @pytest.mark.parametrize("optimizer,weight_decay", [("adam", 0.0), ("adam", 1e-2), ("sgd", 1e-2)])
 def test_pruned_weights_stay_exactly_zero_through_many_steps(tiny_data, optimizer, weight_decay):
     model, mask = pruned_lenet(tiny_data, rate=0.7)
-    hp = TrainingHparams(optimizer=optimizer, lr=1e-2, weight_decay=weight_decay, batch_size=20,
-                         iterations=300, eval_every=100)
+    hp = TrainingHparams(
+        optimizer=optimizer, lr=1e-2, weight_decay=weight_decay, batch_size=20, iterations=300, eval_every=100
+    )
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     train(model, mask, tiny_data, hp, seed=0, debug=True, progress=False)
     params = dict(model.named_parameters())
@@ -62,8 +63,16 @@ def test_resume_from_checkpoint_replays_exactly(tiny_data, tmp_path):
 
     model, mask = pruned_lenet(tiny_data)
     ckpt = tmp_path / "ckpt.pt"
-    train(model, mask, tiny_data, replace(hp, iterations=130), seed=0, checkpoint=ckpt,
-          checkpoint_every=40, progress=False)  # stands in for a run killed at iteration 130
+    train(
+        model,
+        mask,
+        tiny_data,
+        replace(hp, iterations=130),
+        seed=0,
+        checkpoint=ckpt,
+        checkpoint_every=40,
+        progress=False,
+    )  # stands in for a run killed at iteration 130
     state = torch.load(ckpt, weights_only=True)
     assert state["iteration"] == 120
     model, mask = pruned_lenet(tiny_data, seed=99)  # whatever is in memory is replaced by the checkpoint
@@ -126,16 +135,33 @@ def test_a_checkpoint_resumes_in_the_other_memory_layout(tiny_data, tmp_path, fi
     """Adam's moments must follow their weight's layout: the fused kernel walks both memories in step."""
     model, mask = pruned_conv(tiny_data)
     ckpt = tmp_path / "ckpt.pt"
-    train(model, mask, tiny_data, replace(CONV_HP, iterations=25), seed=0, checkpoint=ckpt, checkpoint_every=20,
-          progress=False, channels_last=first)  # stands in for a run killed at iteration 25
+    train(
+        model,
+        mask,
+        tiny_data,
+        replace(CONV_HP, iterations=25),
+        seed=0,
+        checkpoint=ckpt,
+        checkpoint_every=20,
+        progress=False,
+        channels_last=first,
+    )  # stands in for a run killed at iteration 25
     assert torch.load(ckpt, weights_only=True)["iteration"] == 20
     finals = {}
     for layout in (first, then):
         copy = tmp_path / f"resume-{layout}.pt"
         copy.write_bytes(ckpt.read_bytes())
         model, mask = pruned_conv(tiny_data)
-        resumed = train(model, mask, tiny_data, replace(CONV_HP, iterations=24), seed=0, checkpoint=copy,
-                        progress=False, channels_last=layout)
+        resumed = train(
+            model,
+            mask,
+            tiny_data,
+            replace(CONV_HP, iterations=24),
+            seed=0,
+            checkpoint=copy,
+            progress=False,
+            channels_last=layout,
+        )
         finals[layout] = resumed.final_state
     for name, value in finals[first].items():
         torch.testing.assert_close(finals[then][name], value, rtol=1e-4, atol=1e-5)
@@ -180,15 +206,23 @@ def test_bf16_resume_from_checkpoint_replays_exactly(tiny_data, tmp_path):
     hp = TrainingHparams(lr=1e-2, batch_size=20, iterations=100, eval_every=20, precision="bf16")
     full = train(*pruned_lenet(tiny_data), tiny_data, hp, seed=0, progress=False)
     ckpt = tmp_path / "ckpt.pt"
-    train(*pruned_lenet(tiny_data), tiny_data, replace(hp, iterations=70), seed=0, checkpoint=ckpt,
-          checkpoint_every=40, progress=False)
+    train(
+        *pruned_lenet(tiny_data),
+        tiny_data,
+        replace(hp, iterations=70),
+        seed=0,
+        checkpoint=ckpt,
+        checkpoint_every=40,
+        progress=False,
+    )
     assert torch.load(ckpt, weights_only=True)["iteration"] == 40
     resumed = train(*pruned_lenet(tiny_data), tiny_data, hp, seed=0, checkpoint=ckpt, progress=False)
     assert resumed.curve == full.curve
     assert all(torch.equal(v, resumed.final_state[k]) for k, v in full.final_state.items())
     with pytest.raises(LotteryError, match="written by a bf16 run"):  # a checkpoint never resumes in another precision
-        train(*pruned_lenet(tiny_data), tiny_data, replace(hp, precision="fp32"), seed=0, checkpoint=ckpt,
-              progress=False)
+        train(
+            *pruned_lenet(tiny_data), tiny_data, replace(hp, precision="fp32"), seed=0, checkpoint=ckpt, progress=False
+        )
 
 
 def test_fp16_on_cpu_and_unknown_precisions_are_refused(tiny_data):

@@ -25,8 +25,17 @@ from torch.nn.utils import prune
 from .data import DataSplits
 from .errors import LotteryError, UsageError
 from .hparams import TrainingHparams
-from .pruning import (GlobalRanking, LayerWise, Mask, PruningStrategy, apply_mask, density, full_mask, layer_density,
-                      pruned_weights_nonzero)
+from .pruning import (
+    GlobalRanking,
+    LayerWise,
+    Mask,
+    PruningStrategy,
+    apply_mask,
+    density,
+    full_mask,
+    layer_density,
+    pruned_weights_nonzero,
+)
 from .training import train
 
 Prunable = None | list[str] | tuple[str, ...] | Callable[[str, nn.Parameter], bool]
@@ -37,8 +46,11 @@ _PRUNABLE_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 def default_prunable(model: nn.Module) -> list[str]:
     """The weights (not biases) of every Linear and Conv layer, as in the paper."""
-    return [f"{name}.weight" if name else "weight" for name, module in model.named_modules()
-            if isinstance(module, _PRUNABLE_LAYERS)]
+    return [
+        f"{name}.weight" if name else "weight"
+        for name, module in model.named_modules()
+        if isinstance(module, _PRUNABLE_LAYERS)
+    ]
 
 
 def select_prunable(model: nn.Module, prunable: Prunable) -> list[str]:
@@ -75,6 +87,7 @@ def adopt_torch_pruning(model: nn.Module) -> Mask:
 def as_splits(train_data, val_data, test_data=None) -> DataSplits:
     """DataSplits from (x, y) tensor pairs. Without test data, the validation data stands in for it
     (the reported test accuracy is then a validation accuracy)."""
+
     def pair(d, what: str) -> tuple[torch.Tensor, torch.Tensor]:
         if not (isinstance(d, (tuple, list)) and len(d) == 2 and all(torch.is_tensor(t) for t in d)):
             raise UsageError(f"{what} must be an (inputs, labels) pair of tensors")
@@ -101,16 +114,25 @@ class TicketSearch:
     trains under them) and its weights become plain parameters again (see :func:`adopt_torch_pruning`).
     """
 
-    def __init__(self, model: nn.Module, prunable: Prunable = None, *, rate: float = 0.2,
-                 rates: dict[str, float] | None = None, global_rate: float | None = None,
-                 rewind_iteration: int = 0):
+    def __init__(
+        self,
+        model: nn.Module,
+        prunable: Prunable = None,
+        *,
+        rate: float = 0.2,
+        rates: dict[str, float] | None = None,
+        global_rate: float | None = None,
+        rewind_iteration: int = 0,
+    ):
         self.model = model
         pruned_before = adopt_torch_pruning(model)
         self.names = select_prunable(model, prunable)
         unmasked = sorted(set(pruned_before) - set(self.names))
         if unmasked:
-            raise UsageError(f"{unmasked} carry torch.nn.utils.prune masks but are not prunable here; "
-                             "add them to prunable= (their masks then start the search)")
+            raise UsageError(
+                f"{unmasked} carry torch.nn.utils.prune masks but are not prunable here; "
+                "add them to prunable= (their masks then start the search)"
+            )
         if global_rate is not None and rates:
             raise UsageError("pass either rates= (layer-wise) or global_rate= (global), not both")
         unknown = sorted(set(rates or {}) - set(self.names))
@@ -118,8 +140,10 @@ class TicketSearch:
             raise UsageError(f"rates= names layers that are not prunable: {unknown}; prunable: {self.names}")
         # The strategies of lottery.pruning, set up for these layers (each checks its rates).
         self.strategy: PruningStrategy = (
-            LayerWise({name: (rates or {}).get(name, rate) for name in self.names}) if global_rate is None
-            else GlobalRanking(global_rate, self.names))
+            LayerWise({name: (rates or {}).get(name, rate) for name in self.names})
+            if global_rate is None
+            else GlobalRanking(global_rate, self.names)
+        )
         if rewind_iteration < 0:
             raise UsageError(f"rewind_iteration must not be negative, got {rewind_iteration}")
         self.rewind_iteration = rewind_iteration
@@ -157,8 +181,10 @@ class TicketSearch:
     def reset(self) -> None:
         """Survivors back to θ0 (or θk), pruned weights to zero, buffers (batch norm) as they were then."""
         if self.rewind_state is None:
-            raise LotteryError(f"no weights at the rewind iteration {self.rewind_iteration} yet: train the dense "
-                               "network first (or call set_rewind_point() in your own training)")
+            raise LotteryError(
+                f"no weights at the rewind iteration {self.rewind_iteration} yet: train the dense "
+                "network first (or call set_rewind_point() in your own training)"
+            )
         self.model.load_state_dict(self.rewind_state)
         self.apply_mask()
 
@@ -183,11 +209,20 @@ class TicketSearch:
                 handle.remove()
         revived = pruned_weights_nonzero(self.model, self.masks)
         if revived:
-            raise LotteryError(f"training revived pruned weights in {', '.join(revived)}; call apply_mask() after "
-                               "each optimizer step (or use a fresh optimizer per level)")
+            raise LotteryError(
+                f"training revived pruned weights in {', '.join(revived)}; call apply_mask() after "
+                "each optimizer step (or use a fresh optimizer per level)"
+            )
 
-    def train_level(self, train_fn: TrainFn | None = None, data=None, *,
-                    hparams: TrainingHparams | None = None, seed: int = 0, progress: bool = False) -> dict:
+    def train_level(
+        self,
+        train_fn: TrainFn | None = None,
+        data=None,
+        *,
+        hparams: TrainingHparams | None = None,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> dict:
         """Train the model under the current masks and record the level.
 
         ``train_fn(model, apply_mask)``: your own training; gradients of pruned weights are already
@@ -217,9 +252,17 @@ class TicketSearch:
         device = next(self.model.parameters()).device
         first = self.rewind_state is None  # the dense run that records θk
         self.apply_mask()
-        result = train(self.model, self.masks, splits.to(device), hp, seed, start_iteration=0 if first else k,
-                       snapshot_at=k if first else None, progress=progress,
-                       description=f"level {self.level}")
+        result = train(
+            self.model,
+            self.masks,
+            splits.to(device),
+            hp,
+            seed,
+            start_iteration=0 if first else k,
+            snapshot_at=k if first else None,
+            progress=progress,
+            description=f"level {self.level}",
+        )
         if first:
             self.rewind_state = result.snapshot
         return {"summary": result.summary, "curve": result.curve.to_dict()}
@@ -238,11 +281,24 @@ class Ticket:
         return density(self.masks)
 
 
-def find_ticket(model: nn.Module, train_data, val_data, *, test_data=None, levels: int = 5,
-                prunable: Prunable = None, rate: float = 0.2, rates: dict[str, float] | None = None,
-                global_rate: float | None = None, rewind_iteration: int = 0, train_fn: TrainFn | None = None,
-                hparams: TrainingHparams | None = None, seed: int = 0, progress: bool = False,
-                **training) -> Ticket:
+def find_ticket(
+    model: nn.Module,
+    train_data,
+    val_data,
+    *,
+    test_data=None,
+    levels: int = 5,
+    prunable: Prunable = None,
+    rate: float = 0.2,
+    rates: dict[str, float] | None = None,
+    global_rate: float | None = None,
+    rewind_iteration: int = 0,
+    train_fn: TrainFn | None = None,
+    hparams: TrainingHparams | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    **training,
+) -> Ticket:
     """Train, prune, reset ``levels`` times, train the result once more and return it as the ticket.
 
     ``model`` must hold its initial weights θ0; it ends at the ticket's reset weights, masked.
@@ -256,8 +312,9 @@ def find_ticket(model: nn.Module, train_data, val_data, *, test_data=None, level
     except TypeError as e:
         raise UsageError(f"unknown training setting: {e}") from None
     data = (train_data, val_data) if test_data is None else (train_data, val_data, test_data)
-    search = TicketSearch(model, prunable, rate=rate, rates=rates, global_rate=global_rate,
-                          rewind_iteration=rewind_iteration)
+    search = TicketSearch(
+        model, prunable, rate=rate, rates=rates, global_rate=global_rate, rewind_iteration=rewind_iteration
+    )
     for level in range(levels + 1):
         search.train_level(train_fn, None if train_fn else data, hparams=hp, seed=seed, progress=progress)
         if level < levels:

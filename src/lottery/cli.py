@@ -53,12 +53,22 @@ def _add_setting(group, kind: type, f: dataclasses.Field, prefix: str) -> None:
 def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags that choose an experiment: a preset plus per-field overrides (None = keep the preset's)."""
     g = parser.add_argument_group("experiment (every other flag below overrides one setting of the preset)")
-    g.add_argument("--preset", default="lenet", choices=preset_names(), metavar="NAME",
-                   help="paper settings to start from (see `lottery presets`; default: lenet)")
-    g.add_argument("--levels", type=non_negative_int, default=8,
-                   help="pruning rounds after the dense level 0 (default 8; 0: train only the dense network)")
-    g.add_argument("--trials", type=_positive_int, default=1,
-                   help="independent trials, seeds seed..seed+N-1 (default 1)")
+    g.add_argument(
+        "--preset",
+        default="lenet",
+        choices=preset_names(),
+        metavar="NAME",
+        help="paper settings to start from (see `lottery presets`; default: lenet)",
+    )
+    g.add_argument(
+        "--levels",
+        type=non_negative_int,
+        default=8,
+        help="pruning rounds after the dense level 0 (default 8; 0: train only the dense network)",
+    )
+    g.add_argument(
+        "--trials", type=_positive_int, default=1, help="independent trials, seeds seed..seed+N-1 (default 1)"
+    )
     # One flag per hparams field (hparams.setting); a section's flags form a group, dest "<section>.<field>".
     sections = [f for f in dataclasses.fields(ExperimentHparams) if "help" not in f.metadata]
     for f in dataclasses.fields(ExperimentHparams):
@@ -84,44 +94,84 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results root (default ./{DEFAULT_OUT})")
     g.add_argument("--data-dir", type=Path, help="folder with the data set's official files")
     g.add_argument("--download", action="store_true", help="download missing data files (checksums verified)")
-    g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                   help="cpu, cuda or cuda:N (default: cuda when available)")
-    g.add_argument("--checkpoint-every", type=_positive_int, default=1000,
-                   help="iterations between in-level checkpoints (default 1000)")
+    g.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="cpu, cuda or cuda:N (default: cuda when available)",
+    )
+    g.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=1000,
+        help="iterations between in-level checkpoints (default 1000)",
+    )
     g.add_argument("--debug", action="store_true", help="check after every step that pruned weights stay zero")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("speed (results agree with the defaults to float rounding, except bf16 evaluation)")
-    g.add_argument("--batch-networks", type=_positive_int, default=1, dest="together", metavar="N",
-                   help="train up to N networks of a level (trials, controls, one-shot) together in one batched "
-                        "computation, level by level (default 1)")
-    g.add_argument("--eval-precision", choices=sorted(EVAL_PRECISIONS), default="fp32",
-                   help="matmul precision of evaluations: fp32 (exact, default) or bf16 (faster on CPUs with "
-                        "AMX/AVX512-BF16 and on GPUs; accuracies within 0.2 percentage points)")
-    g.add_argument("--sparse-below", type=float, default=SpeedOptions.sparse_below, metavar="FRACTION",
-                   help="on CPU, train layers keeping at most this fraction of weights with sparse kernels "
-                        "(default %(default)s; 0: never)")
-    g.add_argument("--threads", type=_positive_int, metavar="N",
-                   help="torch CPU threads (default: torch's choice; 1 is often faster on a busy machine)")
+    g.add_argument(
+        "--batch-networks",
+        type=_positive_int,
+        default=1,
+        dest="together",
+        metavar="N",
+        help="train up to N networks of a level (trials, controls, one-shot) together in one batched "
+        "computation, level by level (default 1)",
+    )
+    g.add_argument(
+        "--eval-precision",
+        choices=sorted(EVAL_PRECISIONS),
+        default="fp32",
+        help="matmul precision of evaluations: fp32 (exact, default) or bf16 (faster on CPUs with "
+        "AMX/AVX512-BF16 and on GPUs; accuracies within 0.2 percentage points)",
+    )
+    g.add_argument(
+        "--sparse-below",
+        type=float,
+        default=SpeedOptions.sparse_below,
+        metavar="FRACTION",
+        help="on CPU, train layers keeping at most this fraction of weights with sparse kernels "
+        "(default %(default)s; 0: never)",
+    )
+    g.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="torch CPU threads (default: torch's choice; 1 is often faster on a busy machine)",
+    )
 
 
 def speed_from_args(args: argparse.Namespace) -> SpeedOptions:
     sparse = getattr(args, "sparse_below", SpeedOptions.sparse_below)
-    return SpeedOptions(together=getattr(args, "together", 1), eval_precision=getattr(args, "eval_precision", "fp32"),
-                        sparse_below=sparse or None)
+    return SpeedOptions(
+        together=getattr(args, "together", 1),
+        eval_precision=getattr(args, "eval_precision", "fp32"),
+        sparse_below=sparse or None,
+    )
 
 
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("parallel and distributed (trials, control draws and one-shot levels fan out)")
-    g.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="local: this machine (default); ray: tasks on a Ray cluster (pip install 'lottery[ray]')")
-    g.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="local: N worker processes (default 1: all in this process); ray: at most N tasks at once")
-    g.add_argument("--address", metavar="ADDR",
-                   help="Ray cluster to join ('auto', 'ray://head:10001'); default: start Ray on this machine. "
-                        "With several machines, --out must be on a shared file system")
+    g.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="local: this machine (default); ray: tasks on a Ray cluster (pip install 'lottery[ray]')",
+    )
+    g.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="local: N worker processes (default 1: all in this process); ray: at most N tasks at once",
+    )
+    g.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="Ray cluster to join ('auto', 'ray://head:10001'); default: start Ray on this machine. "
+        "With several machines, --out must be on a shared file system",
+    )
 
 
 def hparams_from_args(args: argparse.Namespace) -> ExperimentHparams:
@@ -142,9 +192,15 @@ def hparams_from_args(args: argparse.Namespace) -> ExperimentHparams:
 
 
 def options_from_args(args: argparse.Namespace) -> RunOptions:
-    return RunOptions(device=args.device, progress=not args.no_progress, debug=args.debug,
-                      checkpoint_every=args.checkpoint_every, data_dir=args.data_dir, download=args.download,
-                      speed=speed_from_args(args))
+    return RunOptions(
+        device=args.device,
+        progress=not args.no_progress,
+        debug=args.debug,
+        checkpoint_every=args.checkpoint_every,
+        data_dir=args.data_dir,
+        download=args.download,
+        speed=speed_from_args(args),
+    )
 
 
 def open_experiment(args: argparse.Namespace) -> Experiment:
@@ -157,9 +213,11 @@ def show(folder: Path) -> str:
     if not runs:
         return f"{folder}: no finished levels yet"
     seeds = sorted({(r["trial"], r["seeds"]["trial_seed"]) for r in runs})
-    header = [f"experiment {info['name']}  ({folder})",
-              "non-default hyperparameters: " + str(info["non_default"]),
-              "trial seeds: " + ", ".join(f"trial {t}: {s}" for t, s in seeds)]
+    header = [
+        f"experiment {info['name']}  ({folder})",
+        "non-default hyperparameters: " + str(info["non_default"]),
+        "trial seeds: " + ", ".join(f"trial {t}: {s}" for t, s in seeds),
+    ]
     return "\n".join(header + ["", text_table(aggregate(runs))])
 
 
@@ -226,8 +284,10 @@ def cmd_compare(args) -> int:
 def cmd_export(args) -> int:
     check_output_file(args.out)
     ticket = export_experiment_ticket(args.experiment, args.trial, args.level, args.out, args.weights)
-    print(f"{args.out}: trial {args.trial} level {args.level} ({args.weights} weights), "
-          f"density {ticket.density:.4f}, {len(ticket.masks)} masked tensors")
+    print(
+        f"{args.out}: trial {args.trial} level {args.level} ({args.weights} weights), "
+        f"density {ticket.density:.4f}, {len(ticket.masks)} masked tensors"
+    )
     return 0
 
 
@@ -248,20 +308,32 @@ def cmd_instability(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    results, written = run_instability(args.experiment, list(args.level), list(args.rewind) if args.rewind else None,
-                                       args.out, trial=args.trial, points=args.points, data_dir=args.data_dir,
-                                       download=args.download, device=args.device, progress=not args.no_progress)
+    results, written = run_instability(
+        args.experiment,
+        list(args.level),
+        list(args.rewind) if args.rewind else None,
+        args.out,
+        trial=args.trial,
+        points=args.points,
+        data_dir=args.data_dir,
+        download=args.download,
+        device=args.device,
+        progress=not args.no_progress,
+    )
     for r in results:
-        print(f"level {r.level} (Pm {100 * r.density:.3g}%) rewind {r.rewind}: error barrier "
-              f"{100 * r.barrier:.2f}, bump {100 * r.bump:.2f} percentage points "
-              f"(ends {100 * r.errors[0]:.2f}% / {100 * r.errors[-1]:.2f}%)")
+        print(
+            f"level {r.level} (Pm {100 * r.density:.3g}%) rewind {r.rewind}: error barrier "
+            f"{100 * r.barrier:.2f}, bump {100 * r.bump:.2f} percentage points "
+            f"(ends {100 * r.errors[0]:.2f}% / {100 * r.errors[-1]:.2f}%)"
+        )
     print("\n".join(str(path) for path in written))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lottery",
-                                     description="Find winning lottery tickets (Frankle & Carbin 2019).")
+    parser = argparse.ArgumentParser(
+        prog="lottery", description="Find winning lottery tickets (Frankle & Carbin 2019)."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="iterative magnitude pruning: train, prune, reset, repeat")
     add_experiment_arguments(p)
@@ -275,22 +347,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_show)
     p = sub.add_parser("report", help="the paper's figures (PNG/SVG) and Markdown/CSV tables of experiments")
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
-    p.add_argument("--out", type=Path, default=Path("lottery_report"),
-                   help="folder for the figures and tables (default ./lottery_report)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("lottery_report"),
+        help="folder for the figures and tables (default ./lottery_report)",
+    )
     p.add_argument("--format", choices=FORMATS, default="png", help="figure file format (default png)")
-    p.add_argument("--levels-for-curves", type=int_list, metavar="K,L,...",
-                   help="ticket levels drawn in Figure 3's training curves (default: 4 spread from dense to sparsest)")
+    p.add_argument(
+        "--levels-for-curves",
+        type=int_list,
+        metavar="K,L,...",
+        help="ticket levels drawn in Figure 3's training curves (default: 4 spread from dense to sparsest)",
+    )
     p.set_defaults(func=cmd_report)
-    p = sub.add_parser("iterations",
-                       help="Figures 7-8: test accuracy vs Pm at fixed iterations, one line per experiment")
+    p = sub.add_parser(
+        "iterations", help="Figures 7-8: test accuracy vs Pm at fixed iterations, one line per experiment"
+    )
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
-    p.add_argument("--at", type=int_list, required=True, metavar="I,J,...",
-                   help="iterations to read the test accuracy at (paper: 30000,60000,112000 for VGG-19; "
-                        "10000,20000,30000 for ResNet-18)")
+    p.add_argument(
+        "--at",
+        type=int_list,
+        required=True,
+        metavar="I,J,...",
+        help="iterations to read the test accuracy at (paper: 30000,60000,112000 for VGG-19; "
+        "10000,20000,30000 for ResNet-18)",
+    )
     p.add_argument("--out", type=Path, default=Path("iterations.png"), help="figure file (default ./iterations.png)")
     p.set_defaults(func=cmd_iterations)
-    p = sub.add_parser("compare", help="Figure 5: early-stop iteration and accuracy vs Pm, one line per experiment "
-                       "(e.g. Conv-2/4/6)")
+    p = sub.add_parser(
+        "compare", help="Figure 5: early-stop iteration and accuracy vs Pm, one line per experiment (e.g. Conv-2/4/6)"
+    )
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
     p.add_argument("--out", type=Path, default=Path("compare.png"), help="figure file (default ./compare.png)")
     p.add_argument("--title", default="", help="figure title")
@@ -299,33 +386,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", type=Path, metavar="EXPERIMENT_DIR")
     p.add_argument("--trial", type=int, default=0, help="trial (default 0)")
     p.add_argument("--level", type=int, required=True, help="pruning level of the ticket chain")
-    p.add_argument("--weights", choices=WEIGHTS, default="reset",
-                   help="reset: the weights survivors start from (θ0, or θk when rewinding; default); "
-                        "final: the weights after that level's training")
+    p.add_argument(
+        "--weights",
+        choices=WEIGHTS,
+        default="reset",
+        help="reset: the weights survivors start from (θ0, or θk when rewinding; default); "
+        "final: the weights after that level's training",
+    )
     p.add_argument("--out", type=Path, required=True, metavar="FILE", help="ticket file to write")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("presets", help="list the paper's settings available as --preset")
     p.set_defaults(func=cmd_presets)
-    p = sub.add_parser("analyze", help="ticket anatomy: per-layer density, mask overlaps, start values, input "
-                       "connectivity (figures + analysis.md/.csv)")
+    p = sub.add_parser(
+        "analyze",
+        help="ticket anatomy: per-layer density, mask overlaps, start values, input "
+        "connectivity (figures + analysis.md/.csv)",
+    )
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
-    p.add_argument("--out", type=Path, default=Path("lottery_analysis"),
-                   help="folder for the figures and tables (default ./lottery_analysis)")
-    p.add_argument("--levels", type=int_list, metavar="K,L,...",
-                   help="ticket levels of the histograms and connectivity maps "
-                        "(default: 3 spread over the pruned levels)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("lottery_analysis"),
+        help="folder for the figures and tables (default ./lottery_analysis)",
+    )
+    p.add_argument(
+        "--levels",
+        type=int_list,
+        metavar="K,L,...",
+        help="ticket levels of the histograms and connectivity maps (default: 3 spread over the pruned levels)",
+    )
     p.set_defaults(func=cmd_analyze)
-    p = sub.add_parser("instability", help="error barrier between two copies of a ticket trained with different "
-                       "data orders (linear mode connectivity)")
+    p = sub.add_parser(
+        "instability",
+        help="error barrier between two copies of a ticket trained with different "
+        "data orders (linear mode connectivity)",
+    )
     p.add_argument("experiment", type=Path, metavar="EXPERIMENT_DIR")
     p.add_argument("--level", type=int_list, required=True, metavar="L,M,...", help="ticket level(s) to measure")
-    p.add_argument("--rewind", type=int_list, metavar="K,J,...",
-                   help="start from the dense network's weights at these iterations (0: θ0; default: the "
-                        "experiment's own rewind iteration)")
+    p.add_argument(
+        "--rewind",
+        type=int_list,
+        metavar="K,J,...",
+        help="start from the dense network's weights at these iterations (0: θ0; default: the "
+        "experiment's own rewind iteration)",
+    )
     p.add_argument("--points", type=_positive_int, default=30, help="points on the interpolation line (default 30)")
     p.add_argument("--trial", type=int, default=0, help="trial whose ticket is measured (default 0)")
-    p.add_argument("--out", type=Path, default=Path("lottery_instability"),
-                   help="folder for the figure and tables (default ./lottery_instability)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("lottery_instability"),
+        help="folder for the figure and tables (default ./lottery_instability)",
+    )
     p.add_argument("--data-dir", type=Path, help="folder with the data set's official files")
     p.add_argument("--download", action="store_true", help="download missing data files (checksums verified)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

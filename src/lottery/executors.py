@@ -65,8 +65,9 @@ class LocalExecutor:
         if self._pool is None:
             # spawn, not fork: forking a process that already ran torch can deadlock in its thread pools.
             threads = max(1, torch.get_num_threads() // self.workers)
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
-                                             initializer=start_worker, initargs=(threads, os.getpid()))
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=get_context("spawn"), initializer=start_worker, initargs=(threads, os.getpid())
+            )
         return list(self._pool.map(fn, units))
 
 
@@ -93,8 +94,9 @@ class RayExecutor:
 
     in_process = False
 
-    def __init__(self, address: str | None = None, *, num_cpus: float = 1, num_gpus: float = 0,
-                 max_in_flight: int | None = None):
+    def __init__(
+        self, address: str | None = None, *, num_cpus: float = 1, num_gpus: float = 0, max_in_flight: int | None = None
+    ):
         try:
             import ray
         except ImportError:
@@ -162,12 +164,15 @@ def check_reachable(address: str | None, timeout: float = 5.0) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as e:
-        raise LotteryError(f"no Ray cluster answers at {address} ({e.strerror or e}); start one with "
-                           "`ray start --head` or check the address") from None
+        raise LotteryError(
+            f"no Ray cluster answers at {address} ({e.strerror or e}); start one with "
+            "`ray start --head` or check the address"
+        ) from None
 
 
-def make_executor(kind: str = "local", *, workers: int | None = None, address: str | None = None,
-                  device: str = "cpu") -> Executor:
+def make_executor(
+    kind: str = "local", *, workers: int | None = None, address: str | None = None, device: str = "cpu"
+) -> Executor:
     """The executor the command line asks for. ``device``: where units train; "cuda" gives each
     Ray task one GPU of its own."""
     if kind == "local":

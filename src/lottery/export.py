@@ -46,8 +46,10 @@ def _check_masks(state: dict, masks: Mask) -> None:
         if name not in state:
             raise LotteryError(f"mask {name!r} names no tensor of the state dict")
         if keep.dtype != torch.bool or keep.shape != state[name].shape:
-            raise LotteryError(f"mask {name!r} must be a bool tensor of shape {tuple(state[name].shape)}, "
-                               f"got {keep.dtype} {tuple(keep.shape)}")
+            raise LotteryError(
+                f"mask {name!r} must be a bool tensor of shape {tuple(state[name].shape)}, "
+                f"got {keep.dtype} {tuple(keep.shape)}"
+            )
 
 
 def save_ticket(path: Path, model_or_state: nn.Module | dict, masks: Mask, *, meta: dict | None = None) -> Path:
@@ -58,8 +60,16 @@ def save_ticket(path: Path, model_or_state: nn.Module | dict, masks: Mask, *, me
     _check_masks(state, masks)
     for name, keep in masks.items():
         state[name][~keep] = 0
-    save_tensors(Path(path), {"format": FORMAT, "version": VERSION, "state_dict": state, "masks": masks,
-                              "meta": {"density": density(masks), **(meta or {})}})
+    save_tensors(
+        Path(path),
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "state_dict": state,
+            "masks": masks,
+            "meta": {"density": density(masks), **(meta or {})},
+        },
+    )
     return Path(path)
 
 
@@ -95,8 +105,9 @@ def apply_to_model(model: nn.Module, masks: Mask, state_dict: dict | None = None
     for name, (module, param_name) in targets.items():
         weight = getattr(module, param_name)
         if masks[name].shape != weight.shape:
-            raise LotteryError(f"mask {name!r} has shape {tuple(masks[name].shape)}, the parameter "
-                               f"{tuple(weight.shape)}")
+            raise LotteryError(
+                f"mask {name!r} has shape {tuple(masks[name].shape)}, the parameter {tuple(weight.shape)}"
+            )
         prune.custom_from_mask(module, param_name, masks[name].to(weight.device))
     return model
 
@@ -113,8 +124,11 @@ def _pruned(model: nn.Module):
     for module_name, module in model.named_modules():
         for hook in module._forward_pre_hooks.values():
             if isinstance(hook, prune.BasePruningMethod):
-                yield f"{module_name}.{hook._tensor_name}" if module_name else hook._tensor_name, module, \
-                    hook._tensor_name
+                yield (
+                    f"{module_name}.{hook._tensor_name}" if module_name else hook._tensor_name,
+                    module,
+                    hook._tensor_name,
+                )
 
 
 def masks_from_model(model: nn.Module) -> Mask:
@@ -143,18 +157,30 @@ def export_experiment_ticket(folder: Path, trial: int, level: int, out: Path, we
     trial_paths = paths.trial(trial)
     levels = trial_paths.levels(TICKET)
     if level not in levels:
-        raise LotteryError(f"trial {trial} of {folder} has no finished ticket level {level} "
-                           f"(finished: {', '.join(map(str, levels)) or 'none'})")
+        raise LotteryError(
+            f"trial {trial} of {folder} has no finished ticket level {level} "
+            f"(finished: {', '.join(map(str, levels)) or 'none'})"
+        )
     level_paths = trial_paths.level(TICKET, level)
     rewind = info["hparams"].get("rewind_iteration", 0)
     source = level_paths.final if weights == "final" else trial_paths.rewind if rewind else trial_paths.init
     mask, state = load_tensors(level_paths.mask), load_tensors(source)
     if mask is None or state is None:
-        raise LotteryError(f"{level_paths.mask if mask is None else source} is missing or damaged; run the "
-                           "experiment's `lottery run` command again to redo it")
+        raise LotteryError(
+            f"{level_paths.mask if mask is None else source} is missing or damaged; run the "
+            "experiment's `lottery run` command again to redo it"
+        )
     metrics = load_json(level_paths.metrics) or {}
-    meta = {"experiment": info["name"], "model": info["hparams"]["model"]["name"],
-            "dataset": info["hparams"]["dataset"]["name"], "trial": trial, "level": level, "weights": weights,
-            "rewind_iteration": rewind, "summary": metrics.get("summary", {}), "hparams": info["hparams"]}
+    meta = {
+        "experiment": info["name"],
+        "model": info["hparams"]["model"]["name"],
+        "dataset": info["hparams"]["dataset"]["name"],
+        "trial": trial,
+        "level": level,
+        "weights": weights,
+        "rewind_iteration": rewind,
+        "summary": metrics.get("summary", {}),
+        "hparams": info["hparams"],
+    }
     save_ticket(out, state, mask, meta=meta)
     return load_ticket(out)

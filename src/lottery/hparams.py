@@ -23,9 +23,16 @@ from .errors import UsageError
 Check = Callable[[Any], str | None]  # value -> what is wrong with it (None: nothing)
 
 
-def setting(default=dataclasses.MISSING, *, help: str, flag: str | None = None, check: Check | None = None,
-            parse: Callable[[str], Any] | None = None, choices: Callable[[], list[str]] | None = None,
-            metavar: str | None = None):
+def setting(
+    default=dataclasses.MISSING,
+    *,
+    help: str,
+    flag: str | None = None,
+    check: Check | None = None,
+    parse: Callable[[str], Any] | None = None,
+    choices: Callable[[], list[str]] | None = None,
+    metavar: str | None = None,
+):
     """A hyperparameter field. ``flag``: the command-line name without dashes when it is not the field's
     name; ``parse``: text -> value for the flag (default: the type of ``default``); ``choices``: a function
     listing the flag's allowed values (called late: registries fill up on import). Names a registry does
@@ -64,6 +71,7 @@ def fraction(value) -> str | None:
 def each(check: Check) -> Check:
     def check_all(values) -> str | None:
         return next((f"{problem} (at {v})" for v in values for problem in [check(v)] if problem), None)
+
     return check_all
 
 
@@ -90,16 +98,19 @@ def name_list(text: str) -> tuple[str, ...]:
 
 def _models() -> list[str]:
     from .models import model_names
+
     return model_names()
 
 
 def _datasets() -> list[str]:
     from .data import dataset_names
+
     return dataset_names()
 
 
 def _strategies() -> list[str]:
     from .pruning import strategy_names
+
     return strategy_names()
 
 
@@ -110,20 +121,25 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 @dataclass(frozen=True)
 class ModelHparams:
     name: str = setting("lenet_300_100", flag="model", choices=_models, metavar="NAME", help="the network")
-    dropout: float = setting(0.0, check=fraction, help="dropout rate on the hidden fully connected layers "
-                             "(conv2/4/6 only)")
+    dropout: float = setting(
+        0.0, check=fraction, help="dropout rate on the hidden fully connected layers (conv2/4/6 only)"
+    )
 
 
 @dataclass(frozen=True)
 class DatasetHparams:
     name: str = setting("mnist", flag="dataset", choices=_datasets, metavar="NAME", help="the data set")
-    validation_size: int | None = setting(None, parse=int, check=lambda v: None if v is None else positive_int(v),
-                                          metavar="N",
-                                          help="training examples held out for validation "
-                                               "(default: the data set's, 5,000 for MNIST/CIFAR-10)")
+    validation_size: int | None = setting(
+        None,
+        parse=int,
+        check=lambda v: None if v is None else positive_int(v),
+        metavar="N",
+        help="training examples held out for validation (default: the data set's, 5,000 for MNIST/CIFAR-10)",
+    )
     split_seed: int = setting(0, metavar="SEED", help="which training examples are held out for validation")
-    augment: bool = setting(False, help="random flip + 4-pixel pad-and-crop of training images "
-                                        "(on in the resnet18 presets)")
+    augment: bool = setting(
+        False, help="random flip + 4-pixel pad-and-crop of training images (on in the resnet18 presets)"
+    )
 
 
 @dataclass(frozen=True)
@@ -135,38 +151,78 @@ class TrainingHparams:
     batch_size: int = setting(60, check=positive_int, help="training examples per iteration")
     iterations: int = setting(50_000, check=positive_int, help="training iterations per level")
     eval_every: int = setting(100, check=positive_int, help="iterations between evaluations (paper: 100)")
-    warmup: int = setting(0, check=non_negative_int, metavar="ITERATIONS",
-                          help="linear learning-rate warmup over this many iterations")
-    lr_drops: tuple[int, ...] = setting((), parse=int_list, check=each(positive_int), metavar="I,J",
-                                        help="iterations at which the learning rate is multiplied by --lr-drop-factor")
-    lr_drop_factor: float = setting(0.1, check=positive_number, metavar="FACTOR",
-                                    help="what each --lr-drops multiplies the learning rate by")
-    precision: str = setting("fp32", choices=lambda: list(PRECISIONS), check=one_of(PRECISIONS),
-                             help="training compute precision: autocast dtype of the forward and backward passes; "
-                                  "weights and optimizer state stay float32 (fp16 needs CUDA)")
+    warmup: int = setting(
+        0, check=non_negative_int, metavar="ITERATIONS", help="linear learning-rate warmup over this many iterations"
+    )
+    lr_drops: tuple[int, ...] = setting(
+        (),
+        parse=int_list,
+        check=each(positive_int),
+        metavar="I,J",
+        help="iterations at which the learning rate is multiplied by --lr-drop-factor",
+    )
+    lr_drop_factor: float = setting(
+        0.1, check=positive_number, metavar="FACTOR", help="what each --lr-drops multiplies the learning rate by"
+    )
+    precision: str = setting(
+        "fp32",
+        choices=lambda: list(PRECISIONS),
+        check=one_of(PRECISIONS),
+        help="training compute precision: autocast dtype of the forward and backward passes; "
+        "weights and optimizer state stay float32 (fp16 needs CUDA)",
+    )
 
 
 @dataclass(frozen=True)
 class PruningHparams:
-    strategy: str = setting("layerwise", flag="prune-strategy", choices=_strategies,
-                            help="layerwise: each layer its kind's rate; global: the layers of --prune-global-kinds "
-                                 "ranked together")
-    conv_rate: float = setting(0.0, flag="prune-conv", check=pruning_rate, metavar="RATE",
-                               help="layerwise: fraction of each conv layer's remaining weights pruned per round")
-    fc_rate: float = setting(0.2, flag="prune-fc", check=pruning_rate, metavar="RATE",
-                             help="layerwise: the same for hidden fully connected layers")
-    output_rate: float = setting(0.1, flag="prune-output", check=pruning_rate, metavar="RATE",
-                                 help="layerwise: the same for the output layer")
-    shortcut_rate: float = setting(0.0, flag="prune-shortcut", check=pruning_rate, metavar="RATE",
-                                   help="layerwise: the same for ResNet 1x1 shortcut convs")
-    global_rate: float = setting(0.2, flag="prune-global", check=pruning_rate, metavar="RATE",
-                                 help="global: fraction of the remaining weights of the ranked layers pruned per round")
-    global_kinds: tuple[str, ...] = setting(("conv", "fc"), flag="prune-global-kinds", parse=name_list,
-                                            check=layer_kinds, metavar="KINDS",
-                                            help="global: kinds of layer ranked together (default conv,fc: all but "
-                                                 "the output layer and shortcuts)")
-    ignore: tuple[str, ...] = setting((), parse=name_list, metavar="NAMES",
-                                      help="comma-separated parameter names never pruned")
+    strategy: str = setting(
+        "layerwise",
+        flag="prune-strategy",
+        choices=_strategies,
+        help="layerwise: each layer its kind's rate; global: the layers of --prune-global-kinds ranked together",
+    )
+    conv_rate: float = setting(
+        0.0,
+        flag="prune-conv",
+        check=pruning_rate,
+        metavar="RATE",
+        help="layerwise: fraction of each conv layer's remaining weights pruned per round",
+    )
+    fc_rate: float = setting(
+        0.2,
+        flag="prune-fc",
+        check=pruning_rate,
+        metavar="RATE",
+        help="layerwise: the same for hidden fully connected layers",
+    )
+    output_rate: float = setting(
+        0.1, flag="prune-output", check=pruning_rate, metavar="RATE", help="layerwise: the same for the output layer"
+    )
+    shortcut_rate: float = setting(
+        0.0,
+        flag="prune-shortcut",
+        check=pruning_rate,
+        metavar="RATE",
+        help="layerwise: the same for ResNet 1x1 shortcut convs",
+    )
+    global_rate: float = setting(
+        0.2,
+        flag="prune-global",
+        check=pruning_rate,
+        metavar="RATE",
+        help="global: fraction of the remaining weights of the ranked layers pruned per round",
+    )
+    global_kinds: tuple[str, ...] = setting(
+        ("conv", "fc"),
+        flag="prune-global-kinds",
+        parse=name_list,
+        check=layer_kinds,
+        metavar="KINDS",
+        help="global: kinds of layer ranked together (default conv,fc: all but the output layer and shortcuts)",
+    )
+    ignore: tuple[str, ...] = setting(
+        (), parse=name_list, metavar="NAMES", help="comma-separated parameter names never pruned"
+    )
 
 
 @dataclass(frozen=True)
@@ -176,8 +232,13 @@ class ExperimentHparams:
     training: TrainingHparams = field(default_factory=TrainingHparams)
     pruning: PruningHparams = field(default_factory=PruningHparams)
     seed: int = setting(0, help="trial t uses seed + t (initialization, data order, dropout)")
-    rewind_iteration: int = setting(0, flag="rewind", check=non_negative_int, metavar="K",
-                                    help="reset survivors to their weights at iteration K instead of θ0")
+    rewind_iteration: int = setting(
+        0,
+        flag="rewind",
+        check=non_negative_int,
+        metavar="K",
+        help="reset survivors to their weights at iteration K instead of θ0",
+    )
 
     def settings(self):
         """(section object, field) for every leaf field, sections first-level (model, dataset, ...) and self."""
@@ -202,8 +263,10 @@ class ExperimentHparams:
         for owner, name, why in self.unused():
             value, default = getattr(owner, name), default_of(type(owner), name)
             if value != default:
-                raise UsageError(f"{flag_of(type(owner), name)} {_show(value)} is unused {why}; leave it at "
-                                 f"{_show(default)} (a setting the run does not use must not make a new experiment)")
+                raise UsageError(
+                    f"{flag_of(type(owner), name)} {_show(value)} is unused {why}; leave it at "
+                    f"{_show(default)} (a setting the run does not use must not make a new experiment)"
+                )
 
     def unused(self) -> list[tuple[object, str, str]]:
         """(section, field, why) for the fields this run does not read (they must hold their defaults)."""
@@ -213,8 +276,10 @@ class ExperimentHparams:
         if self.training.optimizer != "sgd":
             out.append((self.training, "momentum", f"with --optimizer {self.training.optimizer}"))
         own = set(get_strategy(self.pruning.strategy).fields)
-        out += [(self.pruning, name, f"by --prune-strategy {self.pruning.strategy}")
-                for name in sorted(strategy_fields() - own)]
+        out += [
+            (self.pruning, name, f"by --prune-strategy {self.pruning.strategy}")
+            for name in sorted(strategy_fields() - own)
+        ]
         return out
 
     def same_experiment(self, stored: dict) -> bool:
@@ -240,8 +305,12 @@ class ExperimentHparams:
             return kind(**values)
 
         d = dict(d)
-        parts = {"model": ModelHparams, "dataset": DatasetHparams, "training": TrainingHparams,
-                 "pruning": PruningHparams}
+        parts = {
+            "model": ModelHparams,
+            "dataset": DatasetHparams,
+            "training": TrainingHparams,
+            "pruning": PruningHparams,
+        }
         for key, kind in parts.items():
             d[key] = build(kind, d.get(key, {}))
         return build(cls, d)

@@ -58,8 +58,10 @@ def _write_error(e: OSError, path: Path, data: bytes) -> Exception:
         free = f", {_size(shutil.disk_usage(path.parent).free)} free"
     except OSError:
         free = ""
-    return LotteryError(f"no space left to write {path.name} in {path.parent} ({_size(len(data))} needed{free}); "
-                        "free some space (files already written are intact) and run the same command again")
+    return LotteryError(
+        f"no space left to write {path.name} in {path.parent} ({_size(len(data))} needed{free}); "
+        "free some space (files already written are intact) and run the same command again"
+    )
 
 
 def _size(n: int) -> str:

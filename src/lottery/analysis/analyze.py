@@ -40,9 +40,11 @@ class Analysis:
         else:
             missing = sorted(set(levels) - set(pruned))
             if missing:
-                raise UsageError(f"--levels: level(s) {', '.join(map(str, missing))} are not pruned ticket levels "
-                                 f"finished in every trial of {folder} "
-                                 f"(those are: {', '.join(map(str, pruned)) or 'none'})")
+                raise UsageError(
+                    f"--levels: level(s) {', '.join(map(str, missing))} are not pruned ticket levels "
+                    f"finished in every trial of {folder} "
+                    f"(those are: {', '.join(map(str, pruned)) or 'none'})"
+                )
             self.chosen = sorted(set(levels))
         self.rows: list[list] = []
         self._masks: dict = {}
@@ -98,8 +100,10 @@ class Analysis:
         pruned = [k for k in self.ticket_levels if k > 0]
         if len(self.trials) > 1:
             for k in pruned:
-                pairs = [(self.mask(a, TICKET, k), self.mask(b, TICKET, k))
-                         for a, b in itertools.combinations(self.trials, 2)]
+                pairs = [
+                    (self.mask(a, TICKET, k), self.mask(b, TICKET, k))
+                    for a, b in itertools.combinations(self.trials, 2)
+                ]
                 put("ticket: between trials", k, self._record("overlap_between_trials", TICKET, k, pairs))
         for k in pruned:
             with_oneshot = [t for t in self.trials if k in self.exp.levels(t, ONESHOT)]
@@ -122,10 +126,15 @@ class Analysis:
             parts = []
             for t in self.trials:
                 start, mask = self.exp.start(t), self.mask(t, TICKET, k)
-                parts.append((anatomy.start_values(start, mask),
-                              anatomy.magnitude_change(start, self.exp.final(t, TICKET, k), mask)))
-            values[k] = {layer: tuple(torch.cat([p[0][layer][i] for p in parts]) for i in (0, 1))
-                         for layer in parts[0][0]}
+                parts.append(
+                    (
+                        anatomy.start_values(start, mask),
+                        anatomy.magnitude_change(start, self.exp.final(t, TICKET, k), mask),
+                    )
+                )
+            values[k] = {
+                layer: tuple(torch.cat([p[0][layer][i] for p in parts]) for i in (0, 1)) for layer in parts[0][0]
+            }
             changes[k] = {layer: torch.cat([p[1][layer] for p in parts]) for layer in parts[0][1]}
             for layer, (kept, pruned) in values[k].items():
                 for label, v in (("kept", kept), ("pruned", pruned)):
@@ -151,8 +160,10 @@ class Analysis:
         for k in self.chosen:
             counts = [anatomy.input_connectivity(self.mask(t, TICKET, k)[layer], image_shape) for t in self.trials]
             mean = torch.stack(counts).mean(0)
-            maps[k] = (mean, statistics.fmean(layer_density({layer: self.mask(t, TICKET, k)[layer]})[layer]
-                                              for t in self.trials))
+            maps[k] = (
+                mean,
+                statistics.fmean(layer_density({layer: self.mask(t, TICKET, k)[layer]})[layer] for t in self.trials),
+            )
             self.add("input_connectivity", TICKET, k, layer, "border_share", anatomy.border_share(mean))
             self.add("input_connectivity", TICKET, k, layer, "pixels_without_kept_weights", int((mean == 0).sum()))
         return layer, maps, first_mask[layer].shape[0]
@@ -171,11 +182,18 @@ def markdown_tables(rows: list[list]) -> str:
     for (analysis, branch, statistic), cells in groups.items():
         levels = sorted({k for k, _ in cells})
         layers = list(dict.fromkeys(layer for _, layer in cells))
-        lines = [f"**{analysis}** · {branch} · {statistic}", "",
-                 "| level | " + " | ".join(layers) + " |", "|" + "---|" * (len(layers) + 1)]
+        lines = [
+            f"**{analysis}** · {branch} · {statistic}",
+            "",
+            "| level | " + " | ".join(layers) + " |",
+            "|" + "---|" * (len(layers) + 1),
+        ]
         for k in levels:
-            lines.append(f"| {k} | " + " | ".join(_fmt(cells[(k, layer)]) if (k, layer) in cells else "—"
-                                                 for layer in layers) + " |")
+            lines.append(
+                f"| {k} | "
+                + " | ".join(_fmt(cells[(k, layer)]) if (k, layer) in cells else "—" for layer in layers)
+                + " |"
+            )
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
@@ -185,8 +203,11 @@ def analyze_experiment(folder: Path, out: Path, levels: list[int] | None = None)
     a = Analysis(folder, levels)
     name, written = a.exp.name, []
     trials = f"{len(a.trials)} trial{'s' if len(a.trials) > 1 else ''}"
-    written.append(figures.density_figure(a.densities(), f"Per-layer density by level\n{name} ({trials})",
-                                          out / "layer_density.png"))
+    written.append(
+        figures.density_figure(
+            a.densities(), f"Per-layer density by level\n{name} ({trials})", out / "layer_density.png"
+        )
+    )
     notes = []
     panels = a.overlaps()
     if panels:
@@ -198,23 +219,41 @@ def analyze_experiment(folder: Path, out: Path, levels: list[int] | None = None)
     if a.chosen:
         values, changes = a.starts()
         start_name = "θ0" if not a.exp.hparams.rewind_iteration else f"θ{a.exp.hparams.rewind_iteration}"
-        written.append(figures.start_figure(values, f"Start values ({start_name}) of kept vs pruned weights, ticket\n"
-                                                    f"{name} ({trials} pooled)", out / "start_values.png"))
-        written.append(figures.change_figure(changes, f"|θ_final| - |{start_name}| of kept weights, ticket\n"
-                                                      f"{name} ({trials} pooled)", out / "magnitude_change.png"))
+        written.append(
+            figures.start_figure(
+                values,
+                f"Start values ({start_name}) of kept vs pruned weights, ticket\n{name} ({trials} pooled)",
+                out / "start_values.png",
+            )
+        )
+        written.append(
+            figures.change_figure(
+                changes,
+                f"|θ_final| - |{start_name}| of kept weights, ticket\n{name} ({trials} pooled)",
+                out / "magnitude_change.png",
+            )
+        )
         conn = a.connectivity()
         if conn is None:
             notes.append("the first pruned layer is not a fully connected layer reading images: no connectivity map")
         else:
             layer, maps, outputs = conn
-            written.append(figures.connectivity_figure(
-                maps, outputs, f"Fraction of each input pixel's outgoing weights kept ({layer}), ticket\n"
-                               f"{name} (mean over {trials})", out / "input_connectivity.png"))
+            written.append(
+                figures.connectivity_figure(
+                    maps,
+                    outputs,
+                    f"Fraction of each input pixel's outgoing weights kept ({layer}), ticket\n"
+                    f"{name} (mean over {trials})",
+                    out / "input_connectivity.png",
+                )
+            )
     else:
         notes.append("no pruned ticket level finished yet: no start-value or connectivity figures")
-    section = "\n\n".join([f"## {name}", f"{folder} · {trials} · levels shown in histograms: "
-                           f"{', '.join(map(str, a.chosen)) or 'none'}"]
-                          + [f"- note: {n}" for n in notes] + [markdown_tables(a.rows)])
+    section = "\n\n".join(
+        [f"## {name}", f"{folder} · {trials} · levels shown in histograms: {', '.join(map(str, a.chosen)) or 'none'}"]
+        + [f"- note: {n}" for n in notes]
+        + [markdown_tables(a.rows)]
+    )
     return written, a.rows, section
 
 
@@ -230,8 +269,9 @@ def analyze(folders: list[Path], out: Path, levels: list[int] | None = None) -> 
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise LotteryError(f"cannot write the analysis to {out}: {error.strerror}; "
-                           "choose another folder with --out") from None
+        raise LotteryError(
+            f"cannot write the analysis to {out}: {error.strerror}; choose another folder with --out"
+        ) from None
     written, rows, sections = [], [], []
     for folder, e in zip(folders, experiments):
         files, more_rows, section = analyze_experiment(Path(folder), out if len(folders) == 1 else out / e.name, levels)
@@ -243,7 +283,9 @@ def analyze(folders: list[Path], out: Path, levels: list[int] | None = None) -> 
     writer.writerow(CSV_HEADER)
     writer.writerows([r[:-1] + [_fmt(r[-1])] for r in rows])
     (out / "analysis.csv").write_text(text.getvalue())
-    intro = ("# Ticket anatomy\n\nJaccard: |A ∩ B| / |A ∪ B| of kept sets; random_expected: the same for two random "
-             "masks with the same per-layer counts. start values: θ0 (θk when rewinding).\n\n")
+    intro = (
+        "# Ticket anatomy\n\nJaccard: |A ∩ B| / |A ∪ B| of kept sets; random_expected: the same for two random "
+        "masks with the same per-layer counts. start values: θ0 (θk when rewinding).\n\n"
+    )
     (out / "analysis.md").write_text(intro + "\n\n".join(sections) + "\n")
     return written + [out / "analysis.md", out / "analysis.csv"]

@@ -23,8 +23,9 @@ def magnitude_change(start: dict, final: dict, mask: Mask) -> dict[str, torch.Te
     out = {}
     for name, keep in mask.items():
         keep = keep.cpu().reshape(-1)
-        out[name] = (final[name].detach().cpu().reshape(-1)[keep].abs()
-                     - start[name].detach().cpu().reshape(-1)[keep].abs())
+        out[name] = (
+            final[name].detach().cpu().reshape(-1)[keep].abs() - start[name].detach().cpu().reshape(-1)[keep].abs()
+        )
     return out
 
 

@@ -26,8 +26,9 @@ def density_figure(densities: dict[str, dict[int, dict[str, float]]], title: str
     branches = list(densities)
     layers = list(dict.fromkeys(name for by_level in densities.values() for d in by_level.values() for name in d))
     colors = _layer_colors(layers)
-    fig, axes = plt.subplots(1, len(branches), figsize=(3.4 * len(branches) + 1, 3.2), sharey=True,
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(branches), figsize=(3.4 * len(branches) + 1, 3.2), sharey=True, constrained_layout=True, squeeze=False
+    )
     for ax, branch in zip(axes[0], branches):
         levels = sorted(densities[branch])
         for layer in layers:
@@ -52,8 +53,9 @@ def overlap_figure(panels: dict[str, dict[str, list[tuple[int, float, float]]]],
     random masks of the same per-layer counts would give (dashed). ``panels[title][layer]`` = [(level, J, J_random)]."""
     layers = list(dict.fromkeys(layer for lines in panels.values() for layer in lines))
     colors = _layer_colors(layers)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.6, 3.3), sharey=True,
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3.6 * len(panels) + 0.6, 3.3), sharey=True, constrained_layout=True, squeeze=False
+    )
     for ax, (name, lines) in zip(axes[0], panels.items()):
         for layer, points in lines.items():
             points = sorted(points)
@@ -72,12 +74,23 @@ def overlap_figure(panels: dict[str, dict[str, list[tuple[int, float, float]]]],
     return save_figure(fig, path)
 
 
-def _histogram_grid(samples: dict[int, dict[str, list[tuple[torch.Tensor, str, str]]]], xlabel: str,
-                    title: str, path: Path, zero_line: bool = False) -> Path:
+def _histogram_grid(
+    samples: dict[int, dict[str, list[tuple[torch.Tensor, str, str]]]],
+    xlabel: str,
+    title: str,
+    path: Path,
+    zero_line: bool = False,
+) -> Path:
     levels = sorted(samples)
     layers = list(dict.fromkeys(layer for by_layer in samples.values() for layer in by_layer))
-    fig, axes = plt.subplots(len(levels), len(layers), figsize=(2.7 * len(layers) + 0.4, 1.9 * len(levels) + 0.6),
-                             constrained_layout=True, squeeze=False, sharex="col")
+    fig, axes = plt.subplots(
+        len(levels),
+        len(layers),
+        figsize=(2.7 * len(layers) + 0.4, 1.9 * len(levels) + 0.6),
+        constrained_layout=True,
+        squeeze=False,
+        sharex="col",
+    )
     for row, level in enumerate(levels):
         for col, layer in enumerate(layers):
             ax = axes[row, col]
@@ -108,15 +121,22 @@ def _histogram_grid(samples: dict[int, dict[str, list[tuple[torch.Tensor, str, s
 def start_figure(values: dict[int, dict[str, tuple[torch.Tensor, torch.Tensor]]], title: str, path: Path) -> Path:
     """Rows: levels; columns: layers; histograms (each normalized) of the start values of kept and pruned weights.
     ``values[level][layer]`` = (kept, pruned), as :func:`anatomy.start_values` returns them."""
-    samples = {level: {layer: [(kept, "kept", "tab:blue"), (pruned, "pruned", "tab:gray")]
-                       for layer, (kept, pruned) in by_layer.items()} for level, by_layer in values.items()}
+    samples = {
+        level: {
+            layer: [(kept, "kept", "tab:blue"), (pruned, "pruned", "tab:gray")]
+            for layer, (kept, pruned) in by_layer.items()
+        }
+        for level, by_layer in values.items()
+    }
     return _histogram_grid(samples, "start value", title, path)
 
 
 def change_figure(changes: dict[int, dict[str, torch.Tensor]], title: str, path: Path) -> Path:
     """Rows: levels; columns: layers; histogram of |θ_final| - |θ_start| of kept weights."""
-    samples = {level: {layer: [(v, "kept weights", "tab:purple")] for layer, v in by_layer.items()}
-               for level, by_layer in changes.items()}
+    samples = {
+        level: {layer: [(v, "kept weights", "tab:purple")] for layer, v in by_layer.items()}
+        for level, by_layer in changes.items()
+    }
     return _histogram_grid(samples, "|final| - |start|", title, path, zero_line=True)
 
 
@@ -124,8 +144,9 @@ def connectivity_figure(maps: dict[int, tuple[torch.Tensor, float]], outputs: in
     """One heatmap per level: the fraction of each input pixel's outgoing weights that are kept.
     ``maps[level]`` = (height x width kept counts, Pm of the layer); ``outputs``: the layer's output units."""
     levels = sorted(maps)
-    fig, axes = plt.subplots(1, len(levels), figsize=(2.5 * len(levels) + 0.5, 2.8), constrained_layout=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(levels), figsize=(2.5 * len(levels) + 0.5, 2.8), constrained_layout=True, squeeze=False
+    )
     for ax, level in zip(axes[0], levels):
         counts, layer_density = maps[level]
         image = ax.imshow(counts.numpy() / outputs, cmap="viridis", vmin=0)

@@ -65,8 +65,11 @@ class ExperimentFolder:
 
     def levels(self, t: int, branch: str) -> list[int]:
         """Finished levels of a branch (metrics.json written)."""
-        return [k for k in _numbered(self.trial(t).folder / branch, _LEVEL)
-                if self.trial(t).level(branch, k).metrics.exists()]
+        return [
+            k
+            for k in _numbered(self.trial(t).folder / branch, _LEVEL)
+            if self.trial(t).level(branch, k).metrics.exists()
+        ]
 
     def level(self, t: int, branch: str, k: int) -> LevelPaths:
         return self.trial(t).level(branch, k)

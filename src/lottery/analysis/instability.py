@@ -59,8 +59,10 @@ def bump_height(alphas: list[float], errors: list[float]) -> float:
 def interpolate(a: dict, b: dict, alpha: float, mask: Mask | None = None) -> dict:
     """(1 - alpha) a + alpha b for floating tensors (integer buffers such as batch counts come from ``a``);
     pruned entries of ``mask`` exactly zero."""
-    out = {k: torch.lerp(v, b[k].to(v.device, v.dtype), alpha) if v.is_floating_point() else v.clone()
-           for k, v in a.items()}
+    out = {
+        k: torch.lerp(v, b[k].to(v.device, v.dtype), alpha) if v.is_floating_point() else v.clone()
+        for k, v in a.items()
+    }
     for name, keep in (mask or {}).items():
         out[name] = out[name] * keep.to(out[name].device, out[name].dtype)
     return out
@@ -84,15 +86,23 @@ def recompute_batchnorm(model: nn.Module, x: torch.Tensor, batch: int = BN_BATCH
         m.train()
     try:
         for lo in range(0, len(x), batch):
-            model(x[lo:lo + batch])
+            model(x[lo : lo + batch])
     finally:
         for m, momentum in saved:
             m.momentum = momentum
         model.train(was_training)
 
 
-def path_errors(model: nn.Module, a: dict, b: dict, mask: Mask | None, x: torch.Tensor, y: torch.Tensor,
-                points: int = 30, bn_data: torch.Tensor | None = None) -> tuple[list[float], list[float]]:
+def path_errors(
+    model: nn.Module,
+    a: dict,
+    b: dict,
+    mask: Mask | None,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    points: int = 30,
+    bn_data: torch.Tensor | None = None,
+) -> tuple[list[float], list[float]]:
     """(alphas, test errors) at ``points`` evenly spaced points from ``a`` (alpha 0) to ``b`` (alpha 1).
     ``bn_data``: images to recompute batch norm statistics from (needed when the model has batch norm)."""
     if points < 2:
@@ -130,8 +140,17 @@ class PathResult:
 class InstabilityRun:
     """Instability of the ticket of one trial of an experiment folder at chosen levels and rewind iterations."""
 
-    def __init__(self, folder: Path, trial: int = 0, *, data_dir: Path | None = None, download: bool = False,
-                 device: str = "cpu", progress: bool = True, data: DataSplits | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        trial: int = 0,
+        *,
+        data_dir: Path | None = None,
+        download: bool = False,
+        device: str = "cpu",
+        progress: bool = True,
+        data: DataSplits | None = None,
+    ):
         self.exp = ExperimentFolder(Path(folder))
         self.hp = self.exp.hparams
         if trial not in self.exp.trials():
@@ -153,16 +172,27 @@ class InstabilityRun:
         apply_mask(model, mask)
         t = self.hp.training
         hp = replace(t, iterations=iterations, eval_every=iterations)  # no curve needed: evaluate at the ends only
-        result = train(model, mask, self.data, hp, seed, start_iteration=start_iteration, progress=self.progress,
-                       description=what, augment=flip_and_crop if self.hp.dataset.augment else None)
+        result = train(
+            model,
+            mask,
+            self.data,
+            hp,
+            seed,
+            start_iteration=start_iteration,
+            progress=self.progress,
+            description=what,
+            augment=flip_and_crop if self.hp.dataset.augment else None,
+        )
         return result.final_state
 
     def start_state(self, rewind: int) -> dict:
         """The dense network's weights at iteration ``rewind`` of the trial's level-0 training."""
         if rewind not in self._starts:
             if not 0 <= rewind < self.hp.training.iterations:
-                raise UsageError(f"--rewind {rewind} must be in [0, {self.hp.training.iterations}) "
-                                 "(the experiment's training iterations)")
+                raise UsageError(
+                    f"--rewind {rewind} must be in [0, {self.hp.training.iterations}) "
+                    "(the experiment's training iterations)"
+                )
             if rewind == 0:
                 state = self.exp.initial(self.trial)
             elif rewind == self.hp.rewind_iteration:
@@ -175,18 +205,29 @@ class InstabilityRun:
     def replay_dense(self, iterations: int) -> dict:
         """θ_iterations of the trial's dense training: θ0 trained with the trial's seed (its data order)."""
         dense = {n: torch.ones_like(m) for n, m in self.exp.mask(self.trial, TICKET, 0).items()}
-        return self._train(self.exp.initial(self.trial), dense, self.trial_seed, 0, iterations,
-                           f"dense to iteration {iterations}")
+        return self._train(
+            self.exp.initial(self.trial), dense, self.trial_seed, 0, iterations, f"dense to iteration {iterations}"
+        )
 
     def measure(self, level: int, rewind: int, points: int) -> PathResult:
         if level not in self.exp.ticket_levels(self.trial):
-            raise UsageError(f"trial {self.trial} of {self.exp.folder} has no finished ticket level {level} (finished: "
-                             f"{', '.join(map(str, self.exp.ticket_levels(self.trial))) or 'none'})")
+            raise UsageError(
+                f"trial {self.trial} of {self.exp.folder} has no finished ticket level {level} (finished: "
+                f"{', '.join(map(str, self.exp.ticket_levels(self.trial))) or 'none'})"
+            )
         mask = self.exp.mask(self.trial, TICKET, level)
         start = self.start_state(rewind)
-        ends = [self._train(start, mask, derive_seed(self.trial_seed, "instability", copy), rewind,
-                            self.hp.training.iterations, f"level {level} rewind {rewind} copy {copy}")
-                for copy in (0, 1)]
+        ends = [
+            self._train(
+                start,
+                mask,
+                derive_seed(self.trial_seed, "instability", copy),
+                rewind,
+                self.hp.training.iterations,
+                f"level {level} rewind {rewind} copy {copy}",
+            )
+            for copy in (0, 1)
+        ]
         model = self.build_model()
         bn_data = self.data.train_x[:BN_EXAMPLES] if has_batchnorm(model) else None
         alphas, errors = path_errors(model, ends[0], ends[1], mask, self.data.test_x, self.data.test_y, points, bn_data)
@@ -197,17 +238,29 @@ def _result_file(out: Path, trial: int, level: int, rewind: int) -> Path:
     return out / "paths" / f"trial_{trial}-level_{level}-rewind_{rewind}.json"
 
 
-def run_instability(folder: Path, levels: list[int], rewinds: list[int] | None, out: Path, *, trial: int = 0,
-                    points: int = 30, data_dir: Path | None = None, download: bool = False, device: str = "cpu",
-                    progress: bool = True, data: DataSplits | None = None) -> tuple[list[PathResult], list[Path]]:
+def run_instability(
+    folder: Path,
+    levels: list[int],
+    rewinds: list[int] | None,
+    out: Path,
+    *,
+    trial: int = 0,
+    points: int = 30,
+    data_dir: Path | None = None,
+    download: bool = False,
+    device: str = "cpu",
+    progress: bool = True,
+    data: DataSplits | None = None,
+) -> tuple[list[PathResult], list[Path]]:
     """Measure every (level, rewind) pair (each saved as it finishes and reused by a later call with the same
     points), then write the figure and tables. ``rewinds`` None: the experiment's own rewind iteration."""
     if points < 2:
         raise UsageError(f"--points must be at least 2, got {points}")
     if not levels:
         raise UsageError("--level names no level to measure")
-    run = InstabilityRun(folder, trial, data_dir=data_dir, download=download, device=device, progress=progress,
-                         data=data)
+    run = InstabilityRun(
+        folder, trial, data_dir=data_dir, download=download, device=device, progress=progress, data=data
+    )
     rewinds = sorted(set(rewinds)) if rewinds else [run.hp.rewind_iteration]
     out = Path(out)
     results = []
@@ -230,8 +283,13 @@ def write_outputs(results: list[PathResult], out: Path, title: str) -> list[Path
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5.2, 3.6), constrained_layout=True)
     for r in results:
-        ax.plot(r.alphas, [100 * e for e in r.errors], marker="o", markersize=2.5,
-                label=f"level {r.level} (Pm {100 * r.density:.3g}%), rewind {r.rewind}: barrier {100 * r.barrier:.2f}")
+        ax.plot(
+            r.alphas,
+            [100 * e for e in r.errors],
+            marker="o",
+            markersize=2.5,
+            label=f"level {r.level} (Pm {100 * r.density:.3g}%), rewind {r.rewind}: barrier {100 * r.barrier:.2f}",
+        )
     ax.set_xlabel("Interpolation α (0: copy A, 1: copy B)")
     ax.set_ylabel("Test error (%)")
     ax.grid(alpha=0.3)
@@ -242,11 +300,17 @@ def write_outputs(results: list[PathResult], out: Path, title: str) -> list[Path
     if len(levels) > 1 or len(rewinds) > 1:
         fig, ax = plt.subplots(figsize=(5.2, 3.6), constrained_layout=True)
         by_rewind = len(rewinds) > 1
-        for key in (levels if by_rewind else rewinds):
-            rows = sorted((r for r in results if (r.level if by_rewind else r.rewind) == key),
-                          key=lambda r: r.rewind if by_rewind else r.level)
-            ax.plot([r.rewind if by_rewind else r.level for r in rows], [100 * r.barrier for r in rows], marker="o",
-                    label=f"level {key}" if by_rewind else f"rewind {key}")
+        for key in levels if by_rewind else rewinds:
+            rows = sorted(
+                (r for r in results if (r.level if by_rewind else r.rewind) == key),
+                key=lambda r: r.rewind if by_rewind else r.level,
+            )
+            ax.plot(
+                [r.rewind if by_rewind else r.level for r in rows],
+                [100 * r.barrier for r in rows],
+                marker="o",
+                label=f"level {key}" if by_rewind else f"rewind {key}",
+            )
         ax.set_xlabel("Rewind iteration k" if by_rewind else "Pruning level")
         ax.set_ylabel("Error barrier (percentage points)")
         ax.grid(alpha=0.3)
@@ -256,25 +320,43 @@ def write_outputs(results: list[PathResult], out: Path, title: str) -> list[Path
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["level", "pm_percent", "rewind", "barrier", "bump", "error_a", "error_b", "max_error"])
-    lines = [f"# Instability: {title}", "",
-             "Test error along the line between two copies trained from the same start with different data orders; "
-             "barrier = highest error on the line minus the mean of the two ends; bump = highest error above the "
-             "straight line between the ends' errors (both in percentage points).", "",
-             "| level | Pm % | rewind | barrier | bump | error A % | error B % | max error % |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Instability: {title}",
+        "",
+        "Test error along the line between two copies trained from the same start with different data orders; "
+        "barrier = highest error on the line minus the mean of the two ends; bump = highest error above the "
+        "straight line between the ends' errors (both in percentage points).",
+        "",
+        "| level | Pm % | rewind | barrier | bump | error A % | error B % | max error % |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in sorted(results, key=lambda r: (r.level, r.rewind)):
-        writer.writerow([r.level, f"{100 * r.density:.4g}", r.rewind, f"{r.barrier:.6g}", f"{r.bump:.6g}",
-                         f"{r.errors[0]:.6g}",
-                         f"{r.errors[-1]:.6g}", f"{max(r.errors):.6g}"])
-        lines.append(f"| {r.level} | {100 * r.density:.3g} | {r.rewind} | {100 * r.barrier:.2f} | {100 * r.bump:.2f} | "
-                     f"{100 * r.errors[0]:.2f} | {100 * r.errors[-1]:.2f} | {100 * max(r.errors):.2f} |")
+        writer.writerow(
+            [
+                r.level,
+                f"{100 * r.density:.4g}",
+                r.rewind,
+                f"{r.barrier:.6g}",
+                f"{r.bump:.6g}",
+                f"{r.errors[0]:.6g}",
+                f"{r.errors[-1]:.6g}",
+                f"{max(r.errors):.6g}",
+            ]
+        )
+        lines.append(
+            f"| {r.level} | {100 * r.density:.3g} | {r.rewind} | {100 * r.barrier:.2f} | {100 * r.bump:.2f} | "
+            f"{100 * r.errors[0]:.2f} | {100 * r.errors[-1]:.2f} | {100 * max(r.errors):.2f} |"
+        )
     curves = io.StringIO()
     cw = csv.writer(curves, lineterminator="\n")
     cw.writerow(["level", "rewind", "alpha", "error"])
     for r in results:
         cw.writerows([r.level, r.rewind, f"{a:.6g}", f"{e:.6g}"] for a, e in zip(r.alphas, r.errors))
-    for name, text in (("instability.csv", table.getvalue()), ("instability.md", "\n".join(lines) + "\n"),
-                       ("instability_curves.csv", curves.getvalue())):
+    for name, text in (
+        ("instability.csv", table.getvalue()),
+        ("instability.md", "\n".join(lines) + "\n"),
+        ("instability_curves.csv", curves.getvalue()),
+    ):
         (out / name).write_text(text)
         written.append(out / name)
     return written

@@ -35,8 +35,11 @@ def expected_random_jaccard_counts(n: int, a: int, b: int) -> float:
     i = torch.arange(low, high + 1, dtype=torch.float64)
 
     def log_choose(top, k):
-        return torch.lgamma(torch.as_tensor(top + 1.0, dtype=torch.float64)) - torch.lgamma(k + 1) - \
-            torch.lgamma(top - k + 1)
+        return (
+            torch.lgamma(torch.as_tensor(top + 1.0, dtype=torch.float64))
+            - torch.lgamma(k + 1)
+            - torch.lgamma(top - k + 1)
+        )
 
     # P(|A ∩ B| = i) = C(a, i) C(n - a, b - i) / C(n, b)
     log_p = log_choose(a, i) + log_choose(n - a, b - i) - log_choose(n, torch.tensor(float(b), dtype=torch.float64))

@@ -50,8 +50,12 @@ def _crc(t: torch.Tensor) -> int:
 
 def _to_file(raw: RawData) -> dict:
     tensors = {k: getattr(raw, k) for k in _TENSORS}
-    return {**tensors, "crc32": {k: _crc(t) for k, t in tensors.items()},
-            "num_classes": raw.num_classes, "validation_size": raw.validation_size}
+    return {
+        **tensors,
+        "crc32": {k: _crc(t) for k, t in tensors.items()},
+        "num_classes": raw.num_classes,
+        "validation_size": raw.validation_size,
+    }
 
 
 def _from_file(obj) -> RawData | None:

@@ -78,9 +78,11 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 def parse_batch(raw: bytes, name: str, where: str) -> tuple[np.ndarray, np.ndarray]:
     """(images N x 3 x 32 x 32 uint8, labels N int64) from the bytes of one batch file."""
+
     def corrupt(reason: str) -> LotteryError:
-        return LotteryError(f"corrupt or truncated CIFAR-10 batch {where}: {reason}; "
-                            f"replace it with the official file from {ARCHIVE}")
+        return LotteryError(
+            f"corrupt or truncated CIFAR-10 batch {where}: {reason}; replace it with the official file from {ARCHIVE}"
+        )
 
     try:
         batch = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
@@ -115,10 +117,13 @@ def _read_file(path: Path) -> bytes:
 def _batches_from_folder(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     missing = [name for name in (*TRAIN_BATCHES, TEST_BATCH) if not (folder / name).exists()]
     if missing:
-        raise LotteryError(f"missing CIFAR-10 batch file {folder / missing[0]} (the folder has some batches "
-                           "but not all six); extract the complete official archive there")
-    return {name: parse_batch(_read_file(folder / name), name, str(folder / name))
-            for name in (*TRAIN_BATCHES, TEST_BATCH)}
+        raise LotteryError(
+            f"missing CIFAR-10 batch file {folder / missing[0]} (the folder has some batches "
+            "but not all six); extract the complete official archive there"
+        )
+    return {
+        name: parse_batch(_read_file(folder / name), name, str(folder / name)) for name in (*TRAIN_BATCHES, TEST_BATCH)
+    }
 
 
 def read_archive(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -149,8 +154,10 @@ def _batch_folder(folder: Path) -> Path | None:
 def _archive(folder: Path, download: bool) -> Path:
     """The verified official archive in ``folder`` (fetched first when absent and ``download``)."""
     if not (folder / ARCHIVE).exists() and not download:
-        raise LotteryError(f"no CIFAR-10 data in {folder}: put the official {ARCHIVE} there (or its extracted "
-                           f"{BATCH_DIR}/ folder), or pass --download to fetch it")
+        raise LotteryError(
+            f"no CIFAR-10 data in {folder}: put the official {ARCHIVE} there (or its extracted "
+            f"{BATCH_DIR}/ folder), or pass --download to fetch it"
+        )
     return fetch(folder, ARCHIVE, ARCHIVE_SHA256, MIRRORS, download)
 
 

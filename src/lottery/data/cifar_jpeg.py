@@ -39,8 +39,10 @@ def find_source(folder: Path) -> Path:
             return folder / name
     if not folder.exists():
         raise LotteryError(f"data folder {folder} does not exist; put {KNOWN_TAR} there (or its {LAYOUT})")
-    raise LotteryError(f"no {LABEL} data in {folder}: put {KNOWN_TAR} there, or images laid out as {LAYOUT}; "
-                       "it cannot be downloaded (--dataset cifar10 --download fetches the official release)")
+    raise LotteryError(
+        f"no {LABEL} data in {folder}: put {KNOWN_TAR} there, or images laid out as {LAYOUT}; "
+        "it cannot be downloaded (--dataset cifar10 --download fetches the official release)"
+    )
 
 
 def source_sha256(source: Path) -> str:
@@ -52,8 +54,10 @@ def source_sha256(source: Path) -> str:
     except OSError as e:
         raise LotteryError(f"cannot read {source}: {e.strerror}") from None
     if source.name == KNOWN_TAR and digest != KNOWN_TAR_SHA256:
-        raise LotteryError(f"corrupt or altered {source}: sha256 is {digest}, expected {KNOWN_TAR_SHA256}; "
-                           f"replace it with an intact copy (or rename it to read it as an unverified image tar)")
+        raise LotteryError(
+            f"corrupt or altered {source}: sha256 is {digest}, expected {KNOWN_TAR_SHA256}; "
+            f"replace it with an intact copy (or rename it to read it as an unverified image tar)"
+        )
     return digest
 
 
@@ -63,8 +67,13 @@ def cifar10_jpeg(folder: Path, download: bool) -> RawData:
 
     def decode() -> RawData:
         images = read_image_folder(source)
-        return RawData(images.train_x, images.train_y, images.test_x, images.test_y,
-                       num_classes=len(images.classes), validation_size=VALIDATION_SIZE)
+        return RawData(
+            images.train_x,
+            images.train_y,
+            images.test_x,
+            images.test_y,
+            num_classes=len(images.classes),
+            validation_size=VALIDATION_SIZE,
+        )
 
     return cached(NAME, READER_VERSION, [source_sha256(source)], decode)
-

@@ -36,9 +36,7 @@ def fetch(folder: Path, filename: str, sha256: str, mirrors: list[str], download
     path = Path(folder) / filename
     if not path.exists():
         if not download:
-            raise LotteryError(
-                f"missing data file {path}; put the official file there, or pass --download to fetch it"
-            )
+            raise LotteryError(f"missing data file {path}; put the official file there, or pass --download to fetch it")
         _download(path, sha256, mirrors)
     elif download and sha256_of(path) != sha256:
         _download(path, sha256, mirrors)

@@ -27,8 +27,9 @@ def read_idx(path: Path) -> np.ndarray:
     dtype = np.dtype(_DTYPES[raw[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise LotteryError(f"{path} is truncated or padded: header says {expected} data bytes, "
-                           f"file has {len(raw) - header}")
+        raise LotteryError(
+            f"{path} is truncated or padded: header says {expected} data bytes, file has {len(raw) - header}"
+        )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 

@@ -43,8 +43,13 @@ class _Source:
 
 
 def _folder_source(folder: Path) -> _Source:
-    names = [p.relative_to(folder).as_posix() for split in SPLITS if (folder / split).is_dir()
-             for p in (folder / split).rglob("*") if p.is_file()]
+    names = [
+        p.relative_to(folder).as_posix()
+        for split in SPLITS
+        if (folder / split).is_dir()
+        for p in (folder / split).rglob("*")
+        if p.is_file()
+    ]
 
     def read(name: str) -> bytes:
         try:
@@ -87,8 +92,9 @@ def _images_by_split(source: _Source) -> dict[str, list[tuple[str, str]]]:
     test_classes = sorted({c for _, c in found["test"]})
     if test_classes != train_classes:
         extra = sorted(set(test_classes) ^ set(train_classes))
-        raise LotteryError(f"train/ and test/ in {source.where} have different class folders ({', '.join(extra)} "
-                           "in only one of them)")
+        raise LotteryError(
+            f"train/ and test/ in {source.where} have different class folders ({', '.join(extra)} in only one of them)"
+        )
     return found
 
 
@@ -109,8 +115,10 @@ def _decode_split(source: _Source, images: list[tuple[str, str]], classes: list[
     first_name, first = images[0][0], arrays[0]
     for (name, _), a in zip(images, arrays):
         if a.shape[1:] != first.shape[1:]:
-            raise LotteryError(f"image {name} in {source.where} is {a.shape[2]}x{a.shape[1]} pixels but "
-                               f"{first_name} is {first.shape[2]}x{first.shape[1]}: all images must have one size")
+            raise LotteryError(
+                f"image {name} in {source.where} is {a.shape[2]}x{a.shape[1]} pixels but "
+                f"{first_name} is {first.shape[2]}x{first.shape[1]}: all images must have one size"
+            )
     channels = max(a.shape[0] for a in arrays)
     x = np.stack([np.broadcast_to(a, (channels, *a.shape[1:])) for a in arrays])
     label = {c: i for i, c in enumerate(classes)}
@@ -133,14 +141,17 @@ def _with_source(path: Path, use: Callable[[_Source], object]):
 
 def read_image_folder(path: Path) -> ImageSplits:
     """Decode every image of the folder or tar at ``path`` (see the module doc for the layout and order)."""
+
     def read(source: _Source) -> ImageSplits:
         found = _images_by_split(source)
         classes = sorted({c for _, c in found["train"]})
         train_x, train_y = _decode_split(source, found["train"], classes, "train")
         test_x, test_y = _decode_split(source, found["test"], classes, "test")
         if train_x.shape[1:] != test_x.shape[1:]:
-            raise LotteryError(f"train and test images in {path} differ in size or channels "
-                               f"({tuple(train_x.shape[1:])} vs {tuple(test_x.shape[1:])})")
+            raise LotteryError(
+                f"train and test images in {path} differ in size or channels "
+                f"({tuple(train_x.shape[1:])} vs {tuple(test_x.shape[1:])})"
+            )
         return ImageSplits(train_x, train_y, test_x, test_y, classes)
 
     return _with_source(Path(path), read)
@@ -148,6 +159,7 @@ def read_image_folder(path: Path) -> ImageSplits:
 
 def folder_digest(folder: Path) -> str:
     """sha256 over the image files' paths and contents: the cache key of an image folder (not of a tar)."""
+
     def digest(source: _Source) -> str:
         h = hashlib.sha256()
         found = _images_by_split(source)
@@ -156,4 +168,3 @@ def folder_digest(folder: Path) -> str:
         return h.hexdigest()
 
     return _with_source(Path(folder), digest)
-

@@ -25,16 +25,28 @@ class DataSplits:
         return tuple(self.train_x.shape[1:])
 
     def to(self, device) -> "DataSplits":
-        return DataSplits(self.train_x.to(device), self.train_y.to(device), self.val_x.to(device),
-                          self.val_y.to(device), self.test_x.to(device), self.test_y.to(device), self.num_classes)
+        return DataSplits(
+            self.train_x.to(device),
+            self.train_y.to(device),
+            self.val_x.to(device),
+            self.val_y.to(device),
+            self.test_x.to(device),
+            self.test_y.to(device),
+            self.num_classes,
+        )
 
 
 def default_data_dir(name: str) -> Path:
     return Path.home() / ".cache" / "lottery" / "data" / name
 
 
-def load_splits(name: str, data_dir: Path | None = None, download: bool = False,
-                validation_size: int | None = None, split_seed: int = 0) -> DataSplits:
+def load_splits(
+    name: str,
+    data_dir: Path | None = None,
+    download: bool = False,
+    validation_size: int | None = None,
+    split_seed: int = 0,
+) -> DataSplits:
     """Load a data set, hold out a seeded validation set from its training split, standardize per channel."""
     raw = get_loader(name)(Path(data_dir) if data_dir else default_data_dir(name), download)
     n_val = raw.validation_size if validation_size is None else validation_size
@@ -49,9 +61,15 @@ def load_splits(name: str, data_dir: Path | None = None, download: bool = False,
     def standardize(x):
         return ((x.float() - mean) / std).contiguous()
 
-    return DataSplits(standardize(raw.train_x[train]), raw.train_y[train].clone(),
-                      standardize(raw.train_x[val]), raw.train_y[val].clone(),
-                      standardize(raw.test_x), raw.test_y.clone(), raw.num_classes)
+    return DataSplits(
+        standardize(raw.train_x[train]),
+        raw.train_y[train].clone(),
+        standardize(raw.train_x[val]),
+        raw.train_y[val].clone(),
+        standardize(raw.test_x),
+        raw.test_y.clone(),
+        raw.num_classes,
+    )
 
 
 class BatchStream:
@@ -79,7 +97,7 @@ class BatchStream:
         epoch, step = divmod(iteration, self.steps_per_epoch)
         px, py = self._permuted(epoch)
         lo = step * self.batch_size
-        x, y = px[lo:lo + self.batch_size], py[lo:lo + self.batch_size]
+        x, y = px[lo : lo + self.batch_size], py[lo : lo + self.batch_size]
         if self.augment is not None:
             x = self.augment(x, generator(self.seed, "augment", iteration, device="cpu"))
         return x, y

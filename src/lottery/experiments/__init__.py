@@ -11,5 +11,17 @@ from .runner import run_experiment, run_imp
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["TICKET", "Branch", "Experiment", "ExperimentPaths", "Start", "Style", "register_branch", "run_experiment",
-           "run_imp", "run_ticket_level", "ticket_mask", "unregister_branch"]
+__all__ = [
+    "TICKET",
+    "Branch",
+    "Experiment",
+    "ExperimentPaths",
+    "Start",
+    "Style",
+    "register_branch",
+    "run_experiment",
+    "run_imp",
+    "run_ticket_level",
+    "ticket_mask",
+    "unregister_branch",
+]

@@ -148,9 +148,18 @@ def run_branch_level(exp, branch: Branch, trial: int, draw: int, level: int) -> 
     """Train (or read back, when finished) one level of one draw of ``branch``; returns its metrics.
     Module-level and given the branch object, so that a unit pickles for a worker process."""
     if level < branch.first_level:
-        raise ValueError(f"the {branch.name} branch starts at level {branch.first_level}: "
-                         "level 0 is the shared dense network")
+        raise ValueError(
+            f"the {branch.name} branch starts at level {branch.first_level}: level 0 is the shared dense network"
+        )
     s = branch.start(exp, trial, draw, level)
-    metrics, _ = exp.train_level(trial, branch.folder(draw), level, s.state, s.mask, start_iteration=s.iteration,
-                                 snapshot=s.snapshot, extra=s.extra)
+    metrics, _ = exp.train_level(
+        trial,
+        branch.folder(draw),
+        level,
+        s.state,
+        s.mask,
+        start_iteration=s.iteration,
+        snapshot=s.snapshot,
+        extra=s.extra,
+    )
     return metrics

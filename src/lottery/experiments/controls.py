@@ -42,8 +42,12 @@ class Reinit(Branch):
         mask = ticket_mask(exp, trial, level)
         _, start = reset_state(exp, trial)  # same iteration budget and schedule position as the ticket
         seed = derive_seed(exp.trial_seed(trial), "init", REINIT, draw)
-        return Start(reinit_state(exp, trial, draw), mask, start,
-                     extra={"control": {"kind": REINIT, "draw": draw, "init_seed": seed}})
+        return Start(
+            reinit_state(exp, trial, draw),
+            mask,
+            start,
+            extra={"control": {"kind": REINIT, "draw": draw, "init_seed": seed}},
+        )
 
 
 @register_branch

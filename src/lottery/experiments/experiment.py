@@ -25,8 +25,15 @@ from ..storage import load_json, load_tensors, save_json, save_tensors
 class Experiment:
     """Use as a context manager: entering creates/validates the folder and takes its lock."""
 
-    def __init__(self, hp: ExperimentHparams, root: Path, options: RunOptions | None = None, *,
-                 data: DataSplits | None = None, **option_fields):
+    def __init__(
+        self,
+        hp: ExperimentHparams,
+        root: Path,
+        options: RunOptions | None = None,
+        *,
+        data: DataSplits | None = None,
+        **option_fields,
+    ):
         """``options``: how and where it runs (:class:`RunOptions`); single fields of it may be given as
         keywords instead (``Experiment(hp, root, progress=False)``). ``data``: in-memory data instead of
         the data set named in ``hp``."""
@@ -58,15 +65,18 @@ class Experiment:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as e:
-            raise LotteryError(f"cannot write results to {self.paths.folder}: {e.strerror}; "
-                               "choose another folder with --out") from None
+            raise LotteryError(
+                f"cannot write results to {self.paths.folder}: {e.strerror}; choose another folder with --out"
+            ) from None
         self._check_or_write_hparams()
         lock = self._lock = filelock.FileLock(str(self.paths.lock))
         try:
             lock.acquire(timeout=0)
         except filelock.Timeout:
-            raise LotteryError(f"another lottery process is already running the experiment in "
-                               f"{self.paths.folder}; wait for it to finish (or stop it) and run again") from None
+            raise LotteryError(
+                f"another lottery process is already running the experiment in "
+                f"{self.paths.folder}; wait for it to finish (or stop it) and run again"
+            ) from None
         try:
             remove_stale_temp_files(self.paths.folder)
             check_numerics(self.paths, self.numerics)
@@ -91,18 +101,30 @@ class Experiment:
         stored = load_json(self.paths.hparams)
         if stored is None:
             if self.paths.hparams.exists():
-                raise LotteryError(f"{self.paths.hparams} is unreadable; the results folder is damaged. "
-                                   "Move it aside and run again")
-            save_json(self.paths.hparams, {"format_version": FORMAT_VERSION, "name": self.hp.name(),
-                                           "hparams": self.hp.to_dict(), "non_default": self.hp.non_default()})
+                raise LotteryError(
+                    f"{self.paths.hparams} is unreadable; the results folder is damaged. Move it aside and run again"
+                )
+            save_json(
+                self.paths.hparams,
+                {
+                    "format_version": FORMAT_VERSION,
+                    "name": self.hp.name(),
+                    "hparams": self.hp.to_dict(),
+                    "non_default": self.hp.non_default(),
+                },
+            )
             return
         if stored.get("format_version") != FORMAT_VERSION:
-            raise LotteryError(f"{self.paths.folder} was written by an incompatible lottery version "
-                               f"(format {stored.get('format_version')}, this version reads {FORMAT_VERSION}); "
-                               "use another --out folder or that version of lottery")
+            raise LotteryError(
+                f"{self.paths.folder} was written by an incompatible lottery version "
+                f"(format {stored.get('format_version')}, this version reads {FORMAT_VERSION}); "
+                "use another --out folder or that version of lottery"
+            )
         if not self.hp.same_experiment(stored.get("hparams")):
-            raise LotteryError(f"{self.paths.hparams} holds different hyperparameters than this run; "
-                               "the folder is not this experiment's. Move it aside and run again")
+            raise LotteryError(
+                f"{self.paths.hparams} holds different hyperparameters than this run; "
+                "the folder is not this experiment's. Move it aside and run again"
+            )
 
     # -- data, models ------------------------------------------------------------------------
     @property
@@ -150,8 +172,13 @@ class Experiment:
 
     def seeds(self, trial: int) -> dict:
         s = self.trial_seed(trial)
-        return {"trial_seed": s, "init": derive_seed(s, "init"), "data_order": derive_seed(s, "data order"),
-                "dropout": derive_seed(s, "dropout"), "validation_split": self.hp.dataset.split_seed}
+        return {
+            "trial_seed": s,
+            "init": derive_seed(s, "init"),
+            "data_order": derive_seed(s, "data order"),
+            "dropout": derive_seed(s, "dropout"),
+            "validation_split": self.hp.dataset.split_seed,
+        }
 
     # -- pruning ------------------------------------------------------------------------------
     def full_mask(self) -> Mask:
@@ -180,12 +207,22 @@ class Experiment:
         """Trains and records this experiment's levels (experiments/level_queue.py)."""
         return LevelQueue(self)
 
-    def train_level(self, trial: int, branch: str, level: int, start_state: dict, mask: Mask, *,
-                    start_iteration: int = 0, snapshot: tuple[int, Path] | None = None,
-                    extra: dict | None = None):
+    def train_level(
+        self,
+        trial: int,
+        branch: str,
+        level: int,
+        start_state: dict,
+        mask: Mask,
+        *,
+        start_iteration: int = 0,
+        snapshot: tuple[int, Path] | None = None,
+        extra: dict | None = None,
+    ):
         """Train one masked network and record it; see :meth:`LevelQueue.train_level`."""
-        return self.level_queue.train_level(trial, branch, level, start_state, mask, start_iteration=start_iteration,
-                                            snapshot=snapshot, extra=extra)
+        return self.level_queue.train_level(
+            trial, branch, level, start_state, mask, start_iteration=start_iteration, snapshot=snapshot, extra=extra
+        )
 
     def deferring(self):
         """Queue the levels asked for in the block and train them together at its end; see

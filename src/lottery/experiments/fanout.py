@@ -50,8 +50,10 @@ class ExperimentHandle:
         """The experiment, not entered (no lock: the driver holds it), without progress bars."""
         exp = Experiment(self.hp, self.root, replace(self.options, progress=False), data=self.data)
         if not exp.paths.hparams.exists():
-            raise LotteryError(f"worker on {socket.gethostname()} cannot see {exp.paths.folder}; with several "
-                               "machines, --out must be a folder on a file system they all share")
+            raise LotteryError(
+                f"worker on {socket.gethostname()} cannot see {exp.paths.folder}; with several "
+                "machines, --out must be a folder on a file system they all share"
+            )
         return exp
 
 

@@ -24,8 +24,10 @@ SIGN_REINIT, WEIGHT_SHUFFLE = "sign_reinit", "weight_shuffle"
 @register_branch
 class SignPreservingReinit(Branch):
     name, order, flag = SIGN_REINIT, 30, "--sign-reinit-draws"
-    help = ("sign-preserving reinit control (Zhou et al. 2019): ticket masks and θ0's signs, fresh magnitudes; "
-            "N draws per trial")
+    help = (
+        "sign-preserving reinit control (Zhou et al. 2019): ticket masks and θ0's signs, fresh magnitudes; "
+        "N draws per trial"
+    )
     style = Style("tab:purple", "v", "sign-preserving reinit")
     figures, from_paper = (3, 4), False
 
@@ -40,15 +42,19 @@ class SignPreservingReinit(Branch):
 @register_branch
 class WeightShuffle(Branch):
     name, order, flag = WEIGHT_SHUFFLE, 40, "--weight-shuffle-draws"
-    help = ("layer-wise weight shuffle control (Frankle et al. 2021): ticket masks, θ0's kept values permuted "
-            "within each layer; N draws per trial")
+    help = (
+        "layer-wise weight shuffle control (Frankle et al. 2021): ticket masks, θ0's kept values permuted "
+        "within each layer; N draws per trial"
+    )
     style = Style("tab:brown", "P", "weight shuffle")
     figures, from_paper = (3, 4), False
 
     def start(self, exp: Experiment, trial: int, draw: int, level: int) -> Start:
         state, iteration = reset_state(exp, trial)
-        start, mask = weight_shuffle(state, ticket_mask(exp, trial, level),
-                                     generator(exp.trial_seed(trial), WEIGHT_SHUFFLE, draw, level))
+        start, mask = weight_shuffle(
+            state, ticket_mask(exp, trial, level), generator(exp.trial_seed(trial), WEIGHT_SHUFFLE, draw, level)
+        )
         seed = derive_seed(exp.trial_seed(trial), WEIGHT_SHUFFLE, draw, level)
-        return Start(start, mask, iteration,
-                     extra={"control": {"kind": WEIGHT_SHUFFLE, "draw": draw, "permutation_seed": seed}})
+        return Start(
+            start, mask, iteration, extra={"control": {"kind": WEIGHT_SHUFFLE, "draw": draw, "permutation_seed": seed}}
+        )

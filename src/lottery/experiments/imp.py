@@ -19,8 +19,10 @@ def ticket_mask(exp: Experiment, trial: int, level: int):
     previous = exp.paths.trial(trial).level(TICKET, level - 1)
     weights = load_tensors(previous.final)
     if weights is None:  # damaged, or only queued (Experiment.deferring): the caller's order is wrong
-        raise LotteryError(f"{previous.final} (trial {trial} ticket level {level - 1}) is missing; "
-                           f"delete {previous.folder} so it is redone")
+        raise LotteryError(
+            f"{previous.final} (trial {trial} ticket level {level - 1}) is missing; "
+            f"delete {previous.folder} so it is redone"
+        )
     return exp.prune(weights, load_tensors(previous.mask))
 
 
@@ -32,8 +34,10 @@ def reset_state(exp: Experiment, trial: int) -> tuple[dict, int]:
     run_ticket_level(exp, trial, 0)  # saves θk before it is marked finished
     rewind = load_tensors(exp.paths.trial(trial).rewind)
     if rewind is None:
-        raise LotteryError(f"{exp.paths.trial(trial).rewind} (θ{k}) is missing or damaged; delete "
-                           f"{exp.paths.trial(trial).level(TICKET, 0).folder} so level 0 is redone")
+        raise LotteryError(
+            f"{exp.paths.trial(trial).rewind} (θ{k}) is missing or damaged; delete "
+            f"{exp.paths.trial(trial).level(TICKET, 0).folder} so level 0 is redone"
+        )
     return rewind, k
 
 

@@ -26,9 +26,18 @@ class LevelQueue:
         self.exp = exp
         self._deferred: list[LevelRequest] | None = None  # train_level calls queued by deferring()
 
-    def train_level(self, trial: int, branch: str, level: int, start_state: dict, mask: Mask, *,
-                    start_iteration: int = 0, snapshot: tuple[int, Path] | None = None,
-                    extra: dict | None = None):
+    def train_level(
+        self,
+        trial: int,
+        branch: str,
+        level: int,
+        start_state: dict,
+        mask: Mask,
+        *,
+        start_iteration: int = 0,
+        snapshot: tuple[int, Path] | None = None,
+        extra: dict | None = None,
+    ):
         """Train one masked network from ``start_state`` and record it. Returns (metrics, result);
         result is None when the level had already finished (nothing is redone).
         ``snapshot=(k, path)`` also saves the weights at iteration k (θk) to ``path``.
@@ -73,15 +82,26 @@ class LevelQueue:
             groups.setdefault(key, []).append((i, request, paths, self._prepare_level(request, paths)))
         for (start, snapshot_at), members in groups.items():
             for lo in range(0, len(members), exp.speed.together):
-                chunk = members[lo:lo + exp.speed.together]
-                label = (chunk[0][1].label if len(chunk) == 1 else
-                         f"{len(chunk)} networks, level {', '.join(sorted({str(m[1].level) for m in chunk}))}")
-                results = train_many([job for *_, job in chunk], exp.data, exp.hp.training,
-                                     checkpoint_every=exp.options.checkpoint_every,
-                                     augment=flip_and_crop if exp.hp.dataset.augment else None,
-                                     start_iteration=start, snapshot_at=snapshot_at, debug=exp.options.debug,
-                                     progress=exp.progress, description=label, eval_dtype=exp.speed.eval_dtype,
-                                     sparse=exp.speed.sparse_below if exp.device.type == "cpu" else None)
+                chunk = members[lo : lo + exp.speed.together]
+                label = (
+                    chunk[0][1].label
+                    if len(chunk) == 1
+                    else f"{len(chunk)} networks, level {', '.join(sorted({str(m[1].level) for m in chunk}))}"
+                )
+                results = train_many(
+                    [job for *_, job in chunk],
+                    exp.data,
+                    exp.hp.training,
+                    checkpoint_every=exp.options.checkpoint_every,
+                    augment=flip_and_crop if exp.hp.dataset.augment else None,
+                    start_iteration=start,
+                    snapshot_at=snapshot_at,
+                    debug=exp.options.debug,
+                    progress=exp.progress,
+                    description=label,
+                    eval_dtype=exp.speed.eval_dtype,
+                    sparse=exp.speed.sparse_below if exp.device.type == "cpu" else None,
+                )
                 for (i, request, paths, _), result in zip(chunk, results):
                     out[i] = (record_level(request, paths, result, exp.seeds(request.trial), exp.numerics), result)
         return out
@@ -93,8 +113,10 @@ class LevelQueue:
         if stored is None:
             save_tensors(paths.mask, mask)
         elif stored.keys() != mask.keys() or any(not torch.equal(stored[n], mask[n].cpu()) for n in mask):
-            raise LotteryError(f"{paths.mask} differs from the mask recomputed for this level; the results "
-                               f"folder is inconsistent. Move {paths.folder} aside and run again")
+            raise LotteryError(
+                f"{paths.mask} differs from the mask recomputed for this level; the results "
+                f"folder is inconsistent. Move {paths.folder} aside and run again"
+            )
         model = self.exp.build_model()
         model.load_state_dict(request.start_state)
         apply_mask(model, mask)

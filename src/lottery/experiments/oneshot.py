@@ -40,14 +40,24 @@ def oneshot_levels(oneshot: bool | tuple[int, ...], levels: int) -> list[int]:
 @register_branch
 class OneShot(Branch):
     name, order, flag, drawn = ONESHOT, 30, "--oneshot", False
-    help = ("also prune the trained dense network in one step to each level's Pm and retrain; "
-            "with K,L,...: only at those levels")
+    help = (
+        "also prune the trained dense network in one step to each level's Pm and retrain; "
+        "with K,L,...: only at those levels"
+    )
     style = Style("tab:red", "D", "one-shot pruning")
     figures = (4,)
 
     def add_argument(self, group) -> None:
-        group.add_argument(self.flag, dest=self.option, nargs="?", const=True, default=False, type=level_list,
-                           metavar="K,L,...", help=self.help)
+        group.add_argument(
+            self.flag,
+            dest=self.option,
+            nargs="?",
+            const=True,
+            default=False,
+            type=level_list,
+            metavar="K,L,...",
+            help=self.help,
+        )
 
     def units(self, request, levels: int) -> list[tuple[int, int]]:
         """``request``: True for every level, or the levels to run one-shot pruning at."""
@@ -58,12 +68,15 @@ class OneShot(Branch):
         dense = exp.paths.trial(trial).level(TICKET, 0)
         trained = load_tensors(dense.final)
         if trained is None:
-            raise LotteryError(f"{dense.final} (the trained dense network) is missing or damaged; delete "
-                               f"{dense.folder} so level 0 is redone")
+            raise LotteryError(
+                f"{dense.final} (the trained dense network) is missing or damaged; delete "
+                f"{dense.folder} so level 0 is redone"
+            )
         mask = oneshot_mask(exp, trained, ticket_mask(exp, trial, level))
         state, start = reset_state(exp, trial)
-        return Start(state, mask, start, extra={"oneshot": {"pruned_from": f"{TICKET}/level_0/final.pt",
-                                                            "target_level": level}})
+        return Start(
+            state, mask, start, extra={"oneshot": {"pruned_from": f"{TICKET}/level_0/final.pt", "target_level": level}}
+        )
 
 
 def run_oneshot_level(exp: Experiment, trial: int, level: int) -> dict:

@@ -40,10 +40,18 @@ def record_level(request: LevelRequest, paths: LevelPaths, result, seeds: dict, 
     mask, snapshot = request.mask, request.snapshot
     measured = density(mask)
     check_pruned_are_zero(result.final_state, mask, paths.folder)
-    metrics = {"trial": request.trial, "branch": request.branch, "level": request.level, "density": measured,
-               "layer_density": layer_density(mask), "summary": result.summary,
-               "curve": result.curve.to_dict(), "seeds": seeds, "numerics": numerics,
-               **(request.extra or {})}
+    metrics = {
+        "trial": request.trial,
+        "branch": request.branch,
+        "level": request.level,
+        "density": measured,
+        "layer_density": layer_density(mask),
+        "summary": result.summary,
+        "curve": result.curve.to_dict(),
+        "seeds": seeds,
+        "numerics": numerics,
+        **(request.extra or {}),
+    }
     save_tensors(paths.final, {k: v.cpu() for k, v in result.final_state.items()})
     if snapshot:
         save_tensors(snapshot[1], {k: v.cpu() for k, v in result.snapshot.items()})

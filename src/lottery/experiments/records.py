@@ -19,8 +19,15 @@ from ..storage import load_json
 from .layout import ExperimentPaths, LevelPaths
 
 RECORD_KEYS: dict[str, type | tuple[type, ...]] = {
-    "trial": int, "branch": str, "level": int, "density": (int, float), "layer_density": dict,
-    "summary": dict, "curve": dict, "seeds": dict}
+    "trial": int,
+    "branch": str,
+    "level": int,
+    "density": (int, float),
+    "layer_density": dict,
+    "summary": dict,
+    "curve": dict,
+    "seeds": dict,
+}
 TABLE_KEYS = ("trial", "branch", "level", "density")  # what every table and figure reads of a record
 MUST_MATCH = ("eval_precision",)  # bf16 evaluation changes accuracies by more than float rounding
 RECORDED_BEFORE_NUMERICS = {"eval_precision": "fp32"}  # levels written before records held "numerics"
@@ -30,8 +37,10 @@ STALE_TEMP_SECONDS = 60  # a temp file this old is a crash's leftover, not a wri
 def numerics(speed, device: torch.device) -> dict:
     """The settings of this run that change numbers (``speed``: a training.batched.SpeedOptions).
     Sparse kernels are used on the CPU only; their results agree with dense ones to float rounding."""
-    return {"eval_precision": speed.eval_precision,
-            "sparse_below": speed.sparse_below if device.type == "cpu" else None}
+    return {
+        "eval_precision": speed.eval_precision,
+        "sparse_below": speed.sparse_below if device.type == "cpu" else None,
+    }
 
 
 def is_level_record(metrics, paths: LevelPaths | None = None, keys=tuple(RECORD_KEYS)) -> bool:
@@ -44,8 +53,11 @@ def is_level_record(metrics, paths: LevelPaths | None = None, keys=tuple(RECORD_
     if paths is None:
         return True
     folder = paths.folder
-    return (folder.name == f"level_{metrics['level']}" and folder.parent.name == metrics["branch"]
-            and folder.parent.parent.name == f"trial_{metrics['trial']}")
+    return (
+        folder.name == f"level_{metrics['level']}"
+        and folder.parent.name == metrics["branch"]
+        and folder.parent.parent.name == f"trial_{metrics['trial']}"
+    )
 
 
 def _shapes(path: Path) -> dict[str, torch.Size] | None:
@@ -67,8 +79,12 @@ def finished_record(paths: LevelPaths) -> dict | None:
         return None
     if metrics is not None and is_level_record(metrics, paths):
         mask, final = _shapes(paths.mask), _shapes(paths.final)
-        if (mask is not None and final is not None and mask.keys() == metrics["layer_density"].keys()
-                and all(final.get(name) == shape for name, shape in mask.items())):
+        if (
+            mask is not None
+            and final is not None
+            and mask.keys() == metrics["layer_density"].keys()
+            and all(final.get(name) == shape for name, shape in mask.items())
+        ):
             return metrics
     for damaged in (paths.metrics, paths.mask, paths.final):  # the record first: it marks the level finished
         damaged.unlink(missing_ok=True)
@@ -94,10 +110,15 @@ def check_numerics(paths: ExperimentPaths, current: dict) -> None:
                     continue
                 found = recorded_numerics(metrics)
                 if found != wanted:
-                    differ = ", ".join(f"{key.replace('_', '-')} {found[key]} (this run: {wanted[key]})"
-                                       for key in MUST_MATCH if found[key] != wanted[key])
-                    raise LotteryError(f"{paths.folder} holds levels computed with --{differ}; run again with "
-                                       "the same setting, or use another --out folder for this one")
+                    differ = ", ".join(
+                        f"{key.replace('_', '-')} {found[key]} (this run: {wanted[key]})"
+                        for key in MUST_MATCH
+                        if found[key] != wanted[key]
+                    )
+                    raise LotteryError(
+                        f"{paths.folder} holds levels computed with --{differ}; run again with "
+                        "the same setting, or use another --out folder for this one"
+                    )
 
 
 def remove_stale_temp_files(folder: Path) -> None:

@@ -48,8 +48,10 @@ def plan(exp: Experiment, trials: int, levels: int, **requests) -> list[Unit]:
         for branch in all_branches():
             request = requests.get(branch.option) if branch.flag else True
             if request:
-                units += [Unit(t, branch.folder(d), k, Call(run_branch_level, (branch, t, d, k)))
-                          for d, k in branch.units(request, levels)]
+                units += [
+                    Unit(t, branch.folder(d), k, Call(run_branch_level, (branch, t, d, k)))
+                    for d, k in branch.units(request, levels)
+                ]
     return units
 
 
@@ -77,8 +79,14 @@ def run_levels_split(exp: Experiment, todo: list[Unit], executor: Executor, on_d
     worker idle for a third of the time). ``on_done(n)``: n more units finished (a progress bar)."""
     for wave in waves([(u.level, u) for u in todo]):
         parts = max(-(-len(wave) // exp.speed.together), min(len(wave), executor.parallelism or 1))
-        map_jobs(exp, [[Call(run_in_lockstep, (tuple((u.level, u.call) for u in share),))]
-                       for share in split_evenly(wave, parts)], executor)
+        map_jobs(
+            exp,
+            [
+                [Call(run_in_lockstep, (tuple((u.level, u.call) for u in share),))]
+                for share in split_evenly(wave, parts)
+            ],
+            executor,
+        )
         on_done(len(wave))
 
 
@@ -89,8 +97,9 @@ def split_evenly(items: list, parts: int) -> list[list]:
     return [items[lo:hi] for lo, hi in pairwise(bounds)]
 
 
-def run_experiment(exp: Experiment, trials: int, levels: int, *, executor: Executor | None = None,
-                   **requests) -> list[Unit]:
+def run_experiment(
+    exp: Experiment, trials: int, levels: int, *, executor: Executor | None = None, **requests
+) -> list[Unit]:
     """Run every unit not finished yet; returns the units that were run. ``requests``: the branches to
     run next to the ticket chain, by their keyword (``reinit_draws=3, random_draws=3, oneshot=True``;
     see :func:`plan`). ``executor``: where they run (default: one after another in this process)."""
@@ -98,8 +107,15 @@ def run_experiment(exp: Experiment, trials: int, levels: int, *, executor: Execu
     todo = [u for u in units if not is_done(exp, u)]
     lockstep = exp.speed.together > 1  # train each level's networks together (experiments/lockstep.py)
     # smoothing=0: the ETA uses the average time per unit so far (units are all the same size).
-    with tqdm(total=len(units), initial=len(units) - len(todo), desc="levels", unit="level", smoothing=0,
-              disable=not exp.progress, dynamic_ncols=True) as bar:
+    with tqdm(
+        total=len(units),
+        initial=len(units) - len(todo),
+        desc="levels",
+        unit="level",
+        smoothing=0,
+        disable=not exp.progress,
+        dynamic_ncols=True,
+    ) as bar:
         if executor is not None and not executor.in_process:
             (run_levels_split if lockstep else run_in_waves)(exp, todo, executor, on_done=bar.update)
         elif lockstep:

@@ -5,6 +5,14 @@ from .base import CONV, FC, KINDS, OUTPUT, SHORTCUT, LotteryModel, count_weights
 from .registry import get_model_spec, model_names, register_model
 
 __all__ = [
-    "CONV", "FC", "KINDS", "OUTPUT", "SHORTCUT", "LotteryModel", "count_weights",
-    "get_model_spec", "model_names", "register_model",
+    "CONV",
+    "FC",
+    "KINDS",
+    "OUTPUT",
+    "SHORTCUT",
+    "LotteryModel",
+    "count_weights",
+    "get_model_spec",
+    "model_names",
+    "register_model",
 ]

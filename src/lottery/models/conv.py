@@ -23,8 +23,14 @@ HIDDEN = (256, 256)
 
 
 class ConvNet(LotteryModel):
-    def __init__(self, input_shape: tuple[int, ...], stages: tuple[tuple[int, ...], ...],
-                 hidden: tuple[int, ...], num_classes: int, dropout: float = 0.0):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        stages: tuple[tuple[int, ...], ...],
+        hidden: tuple[int, ...],
+        num_classes: int,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         channels, height, width = input_shape
         self.conv = nn.ModuleList()
@@ -36,8 +42,9 @@ class ConvNet(LotteryModel):
             self.pool_after.add(len(self.conv) - 1)
             height, width = height // 2, width // 2
         if height < 1 or width < 1:
-            raise UsageError(f"images of shape {tuple(input_shape)} are too small for the {len(stages)} 2x2 poolings "
-                             "of this network")
+            raise UsageError(
+                f"images of shape {tuple(input_shape)} are too small for the {len(stages)} 2x2 poolings of this network"
+            )
         sizes = [channels * height * width, *hidden]
         self.fc = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
         self.dropout = nn.Dropout(dropout)

@@ -8,8 +8,7 @@ from .base import LotteryModel
 from .registry import register_model
 
 POOL = "pool"
-VGG19_PLAN = (64, 64, POOL, 128, 128, POOL, 256, 256, 256, 256, POOL, 512, 512, 512, 512, POOL,
-              512, 512, 512, 512)
+VGG19_PLAN = (64, 64, POOL, 128, 128, POOL, 256, 256, 256, 256, POOL, 512, 512, 512, 512, POOL, 512, 512, 512, 512)
 
 
 class ConvBlock(nn.Module):

@@ -20,9 +20,11 @@ class GlobalRanking(PruningStrategy):
     def from_hparams(cls, p: PruningHparams, kinds: dict[str, str]) -> "GlobalRanking":
         names = [name for name, kind in kinds.items() if kind in p.global_kinds]
         if not names:
-            raise UsageError(f"global pruning would prune nothing: {flag_of(PruningHparams, 'global_kinds')} "
-                             f"{','.join(p.global_kinds)} matches no prunable layer; the model's layers are of kinds "
-                             f"{', '.join(sorted(set(kinds.values()))) or '(none left)'}")
+            raise UsageError(
+                f"global pruning would prune nothing: {flag_of(PruningHparams, 'global_kinds')} "
+                f"{','.join(p.global_kinds)} matches no prunable layer; the model's layers are of kinds "
+                f"{', '.join(sorted(set(kinds.values()))) or '(none left)'}"
+            )
         if p.global_rate == 0:
             raise UsageError(f"global pruning would prune nothing: {flag_of(PruningHparams, 'global_rate')} is 0")
         return cls(p.global_rate, names)

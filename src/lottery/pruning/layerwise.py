@@ -25,13 +25,17 @@ class LayerWise(PruningStrategy):
         for kind, field in RATE_OF_KIND.items():
             value, default = getattr(p, field), default_of(PruningHparams, field)
             if kind not in present and value != default:
-                raise UsageError(f"{flag_of(PruningHparams, field)} {value} is unused: the model has no {kind} layers "
-                                 f"to prune (leave it at {default})")
+                raise UsageError(
+                    f"{flag_of(PruningHparams, field)} {value} is unused: the model has no {kind} layers "
+                    f"to prune (leave it at {default})"
+                )
         rates = {name: getattr(p, RATE_OF_KIND[kind]) for name, kind in kinds.items()}
         if not any(rates.values()):
             used = sorted(f"{flag_of(PruningHparams, RATE_OF_KIND[k])} {getattr(p, RATE_OF_KIND[k])}" for k in present)
-            raise UsageError(f"layer-wise pruning would prune nothing: the model's layers all have rate 0 "
-                             f"({', '.join(used) or 'no prunable layers left'})")
+            raise UsageError(
+                f"layer-wise pruning would prune nothing: the model's layers all have rate 0 "
+                f"({', '.join(used) or 'no prunable layers left'})"
+            )
         return cls(rates)
 
     def prune(self, weights, mask):

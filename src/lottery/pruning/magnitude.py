@@ -54,7 +54,7 @@ def global_magnitude_prune(weights: dict[str, torch.Tensor], mask: Mask, rate: f
     offset = 0
     for n in names:
         size = mask[n].numel()
-        new_mask[n] = keep_all[offset:offset + size].view_as(mask[n]).to(mask[n].device)
+        new_mask[n] = keep_all[offset : offset + size].view_as(mask[n]).to(mask[n].device)
         offset += size
     return new_mask
 
@@ -66,11 +66,11 @@ def keep_largest(weights: dict[str, torch.Tensor], names: list[str], kept: int) 
     if not 0 <= kept <= magnitudes.numel():
         raise ValueError(f"cannot keep {kept} of {magnitudes.numel()} weights")
     keep = torch.ones(magnitudes.numel(), dtype=torch.bool)
-    keep[torch.sort(magnitudes, stable=True).indices[:magnitudes.numel() - kept]] = False
+    keep[torch.sort(magnitudes, stable=True).indices[: magnitudes.numel() - kept]] = False
     out, offset = {}, 0
     for n in names:
         size = weights[n].numel()
-        out[n] = keep[offset:offset + size].view(weights[n].shape)
+        out[n] = keep[offset : offset + size].view(weights[n].shape)
         offset += size
     return out
 

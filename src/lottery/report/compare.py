@@ -14,9 +14,11 @@ from ..errors import LotteryError, UsageError
 from .plots import pm_axis, plt, save_figure
 from .results import LevelStats, Stat, aggregate, load_experiment
 
-PANELS = (("early_stop_iteration", 1, "Early-stop iteration (val. loss)"),
-          ("test_acc_at_early_stop", 100, "Test accuracy at early stop (%)"),
-          ("train_acc_final", 100, "Train accuracy at end of training (%)"))
+PANELS = (
+    ("early_stop_iteration", 1, "Early-stop iteration (val. loss)"),
+    ("test_acc_at_early_stop", 100, "Test accuracy at early stop (%)"),
+    ("train_acc_final", 100, "Train accuracy at end of training (%)"),
+)
 LINE = {"ticket": "-", "reinit": "--"}
 
 
@@ -46,8 +48,14 @@ def series_of(label: str, levels: list[LevelStats]) -> list[Series]:
         if branch != "ticket" and not any(ls.level == 0 for ls in rows):
             rows = dense + rows  # controls have no dense level of their own
         rows.sort(key=lambda ls: -ls.density)
-        out.append(Series(label, branch, [ls.density for ls in rows],
-                          {key: [ls.stats[key] for ls in rows] for key, _, _ in PANELS}))
+        out.append(
+            Series(
+                label,
+                branch,
+                [ls.density for ls in rows],
+                {key: [ls.stats[key] for ls in rows] for key, _, _ in PANELS},
+            )
+        )
     return out
 
 
@@ -90,11 +98,21 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
     for ax, (key, scale, ylabel) in zip(axes, PANELS):
         for s in series:
             mean = [scale * st.mean for st in s.stats[key]]
-            err = [[m - scale * st.low for m, st in zip(mean, s.stats[key])],
-                   [scale * st.high - m for m, st in zip(mean, s.stats[key])]]
-            ax.errorbar([100 * d for d in s.density], mean, yerr=err, color=color_of[s.label],
-                        linestyle=LINE[s.branch], marker="o" if s.branch == "ticket" else "s", markersize=3,
-                        capsize=2, label=s.label if s.branch == "ticket" else f"{s.label} (reinit)")
+            err = [
+                [m - scale * st.low for m, st in zip(mean, s.stats[key])],
+                [scale * st.high - m for m, st in zip(mean, s.stats[key])],
+            ]
+            ax.errorbar(
+                [100 * d for d in s.density],
+                mean,
+                yerr=err,
+                color=color_of[s.label],
+                linestyle=LINE[s.branch],
+                marker="o" if s.branch == "ticket" else "s",
+                markersize=3,
+                capsize=2,
+                label=s.label if s.branch == "ticket" else f"{s.label} (reinit)",
+            )
         pm_axis(ax, [d for s in series for d in s.density])
         _thin_ticks(ax)
         ax.set_ylabel(ylabel)

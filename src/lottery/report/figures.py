@@ -20,14 +20,23 @@ from .plots import plot_metric, plt, save_figure, style
 from .results import LevelStats, branch_kind
 
 # Sizes for a figure printed at about its own size in a paper (inches; fonts in points).
-PAPER_STYLE = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7,
-               "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.3}
+PAPER_STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "lines.linewidth": 1.3,
+}
 PAPER_DPI = 200
 
-FIG4_PANELS = (("early_stop_iteration", 1, "Early-stop iteration"),
-               ("test_acc_at_early_stop", 100, "Test accuracy at early stop (%)"),
-               ("train_acc_at_early_stop", 100, "Train accuracy at early stop (%)"),
-               ("test_acc_final", 100, "Test accuracy at end of training (%)"))
+FIG4_PANELS = (
+    ("early_stop_iteration", 1, "Early-stop iteration"),
+    ("test_acc_at_early_stop", 100, "Test accuracy at early stop (%)"),
+    ("train_acc_at_early_stop", 100, "Train accuracy at early stop (%)"),
+    ("test_acc_final", 100, "Test accuracy at end of training (%)"),
+)
 
 
 def with_dense_start(levels: list[LevelStats], branches: tuple[str, ...]) -> list[LevelStats]:
@@ -37,8 +46,11 @@ def with_dense_start(levels: list[LevelStats], branches: tuple[str, ...]) -> lis
     if dense is None:
         return chosen
     present = {ls.branch for ls in chosen}
-    starts = [replace(dense, branch=b) for b in branches
-              if b != "ticket" and b in present and not any(ls.branch == b and ls.level == 0 for ls in chosen)]
+    starts = [
+        replace(dense, branch=b)
+        for b in branches
+        if b != "ticket" and b in present and not any(ls.branch == b and ls.level == 0 for ls in chosen)
+    ]
     return sorted(chosen + starts, key=lambda ls: (branches.index(ls.branch), ls.level))
 
 
@@ -98,8 +110,14 @@ def figure3(runs: list[dict], curve_levels: list[int], title: str, path: Path) -
     panels = [b for b in figure_branches(3) if any(kind == b for kind, _ in groups)]
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(curve_levels), 1)))
     with plt.rc_context(PAPER_STYLE):
-        fig, axes = plt.subplots(1, len(panels), figsize=(max(3.3 * len(panels), 4.6), 2.7), sharey=True,
-                                 constrained_layout=True, squeeze=False)
+        fig, axes = plt.subplots(
+            1,
+            len(panels),
+            figsize=(max(3.3 * len(panels), 4.6), 2.7),
+            sharey=True,
+            constrained_layout=True,
+            squeeze=False,
+        )
         lowest = []
         for ax, branch in zip(axes[0], panels):
             for color, level in zip(colors, curve_levels):
@@ -108,8 +126,13 @@ def figure3(runs: list[dict], curve_levels: list[int], title: str, path: Path) -
                     continue
                 it, mean, low, high = mean_curve([m["curve"] for m in members])
                 density = 100 * float(np.mean([m["density"] for m in members]))
-                ax.plot(it, 100 * mean, color=color, label=f"Pm = {density:.3g}%",
-                        linestyle="-" if branch == "ticket" or level == 0 else "--")
+                ax.plot(
+                    it,
+                    100 * mean,
+                    color=color,
+                    label=f"Pm = {density:.3g}%",
+                    linestyle="-" if branch == "ticket" or level == 0 else "--",
+                )
                 ax.fill_between(it, 100 * low, 100 * high, color=color, alpha=0.15, linewidth=0)
                 settled = mean[it >= it[0] + 0.1 * (it[-1] - it[0])]  # past the first 10% of training
                 lowest.append(100 * settled.min())

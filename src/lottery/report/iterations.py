@@ -21,8 +21,10 @@ def accuracy_at(curve: dict, iteration: int) -> float:
     """Test accuracy of a learning curve at ``iteration`` (the last evaluation at or before it)."""
     its = curve["iterations"]
     if not its or iteration > its[-1]:
-        raise UsageError(f"iteration {iteration} is past the end of training "
-                         f"({its[-1] if its else 0} iterations recorded); choose smaller --at values")
+        raise UsageError(
+            f"iteration {iteration} is past the end of training "
+            f"({its[-1] if its else 0} iterations recorded); choose smaller --at values"
+        )
     index = bisect.bisect_right(its, iteration) - 1
     if index < 0:
         raise UsageError(f"iteration {iteration} is before the first evaluation at iteration {its[0]}")
@@ -44,9 +46,15 @@ def points_at(runs: list[dict], iteration: int, branches: tuple[str, ...] = tupl
         kind = branch_kind(run["branch"])
         if kind in branches:
             groups.setdefault((kind, run["level"]), []).append(run)
-    return [Point(kind, level, sum(r["density"] for r in members) / len(members),
-                  Stat.of([accuracy_at(r["curve"], iteration) for r in members]))
-            for (kind, level), members in sorted(groups.items())]
+    return [
+        Point(
+            kind,
+            level,
+            sum(r["density"] for r in members) / len(members),
+            Stat.of([accuracy_at(r["curve"], iteration) for r in members]),
+        )
+        for (kind, level), members in sorted(groups.items())
+    ]
 
 
 def iteration_text(n: int) -> str:
@@ -76,8 +84,9 @@ def iterations_figure(folders: list[Path], iterations: list[int], path: Path, ti
             raise LotteryError(f"{folder} has no finished levels yet; nothing to plot")
         experiments.append((setting_label(info["hparams"]), runs))
 
-    fig, axes = plt.subplots(1, len(iterations), figsize=(4.2 * len(iterations), 3.6), squeeze=False,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        1, len(iterations), figsize=(4.2 * len(iterations), 3.6), squeeze=False, constrained_layout=True
+    )
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, iteration in zip(axes[0], iterations):
         densities = []
@@ -92,11 +101,21 @@ def iterations_figure(folders: list[Path], iterations: list[int], path: Path, ti
                     rows = dense + rows  # controls start from the same dense network, as in the paper
                 densities += [p.density for p in rows]
                 mean = [100 * p.accuracy.mean for p in rows]
-                err = [[m - 100 * p.accuracy.low for m, p in zip(mean, rows)],
-                       [100 * p.accuracy.high - m for m, p in zip(mean, rows)]]
-                ax.errorbar([100 * p.density for p in rows], mean, yerr=err, color=colors[i % len(colors)],
-                            linestyle=style, marker="o" if kind == "ticket" else "s", markersize=3, capsize=2,
-                            label=label if kind == "ticket" else f"{label} (reinit)")
+                err = [
+                    [m - 100 * p.accuracy.low for m, p in zip(mean, rows)],
+                    [100 * p.accuracy.high - m for m, p in zip(mean, rows)],
+                ]
+                ax.errorbar(
+                    [100 * p.density for p in rows],
+                    mean,
+                    yerr=err,
+                    color=colors[i % len(colors)],
+                    linestyle=style,
+                    marker="o" if kind == "ticket" else "s",
+                    markersize=3,
+                    capsize=2,
+                    label=label if kind == "ticket" else f"{label} (reinit)",
+                )
         if not densities:
             raise LotteryError("no ticket or reinit levels to plot")
         pm_axis(ax, densities)

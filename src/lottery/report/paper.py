@@ -12,10 +12,12 @@ from . import figures
 from .results import SUMMARY_KEYS, LevelStats, aggregate, load_experiment
 
 FORMATS = ("png", "svg")
-TABLE_KEYS = (("early_stop_iteration", 1, "{:.0f}", "early-stop it"),
-              ("test_acc_at_early_stop", 100, "{:.2f}", "test acc @ES %"),
-              ("train_acc_at_early_stop", 100, "{:.2f}", "train acc @ES %"),
-              ("test_acc_final", 100, "{:.2f}", "test acc end %"))
+TABLE_KEYS = (
+    ("early_stop_iteration", 1, "{:.0f}", "early-stop it"),
+    ("test_acc_at_early_stop", 100, "{:.2f}", "test acc @ES %"),
+    ("train_acc_at_early_stop", 100, "{:.2f}", "train acc @ES %"),
+    ("test_acc_final", 100, "{:.2f}", "test acc end %"),
+)
 
 
 @dataclass
@@ -46,13 +48,20 @@ def csv_table(experiments: list[LoadedExperiment]) -> str:
     """Every aggregated number: mean, min and max over trials (and control draws)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["experiment", "branch", "level", "pm_percent", "runs"]
-                    + [f"{key}_{s}" for key in SUMMARY_KEYS for s in ("mean", "min", "max")])
+    writer.writerow(
+        ["experiment", "branch", "level", "pm_percent", "runs"]
+        + [f"{key}_{s}" for key in SUMMARY_KEYS for s in ("mean", "min", "max")]
+    )
     for e in experiments:
         for ls in e.levels:
-            writer.writerow([e.name, ls.branch, ls.level, f"{100 * ls.density:.4g}", ls.trials]
-                            + [f"{v:.6g}" for key in SUMMARY_KEYS
-                               for v in (ls.stats[key].mean, ls.stats[key].low, ls.stats[key].high)])
+            writer.writerow(
+                [e.name, ls.branch, ls.level, f"{100 * ls.density:.4g}", ls.trials]
+                + [
+                    f"{v:.6g}"
+                    for key in SUMMARY_KEYS
+                    for v in (ls.stats[key].mean, ls.stats[key].low, ls.stats[key].high)
+                ]
+            )
     return out.getvalue()
 
 
@@ -77,12 +86,15 @@ def by_branch_table(levels: list[LevelStats], key: str, scale: float, fmt: str) 
 
 def experiment_markdown(e: "LoadedExperiment") -> str:
     """Side-by-side comparisons first (test accuracy and early-stop iteration), then every number."""
-    parts = [f"### {e.name}",
-             "Test accuracy at early stop (%), mean [min, max] over runs (trials x control draws):",
-             by_branch_table(e.levels, "test_acc_at_early_stop", 100, "{:.2f}"),
-             "Early-stop iteration (minimum validation loss), mean [min, max]:",
-             by_branch_table(e.levels, "early_stop_iteration", 1, "{:.0f}"),
-             "All numbers:", markdown_table(e.levels)]
+    parts = [
+        f"### {e.name}",
+        "Test accuracy at early stop (%), mean [min, max] over runs (trials x control draws):",
+        by_branch_table(e.levels, "test_acc_at_early_stop", 100, "{:.2f}"),
+        "Early-stop iteration (minimum validation loss), mean [min, max]:",
+        by_branch_table(e.levels, "early_stop_iteration", 1, "{:.0f}"),
+        "All numbers:",
+        markdown_table(e.levels),
+    ]
     return "\n\n".join(parts)
 
 
@@ -102,8 +114,10 @@ def check_curve_levels(e: LoadedExperiment, wanted: list[int] | None) -> list[in
         return figures.default_curve_levels(available)
     missing = sorted(set(wanted) - set(available))
     if missing:
-        raise UsageError(f"--levels-for-curves: level(s) {', '.join(map(str, missing))} not finished in {e.folder}; "
-                         f"finished ticket levels: {', '.join(map(str, available))}")
+        raise UsageError(
+            f"--levels-for-curves: level(s) {', '.join(map(str, missing))} not finished in {e.folder}; "
+            f"finished ticket levels: {', '.join(map(str, available))}"
+        )
     return list(dict.fromkeys(wanted))
 
 
@@ -114,13 +128,15 @@ def missing_branch_notes(e: LoadedExperiment) -> list[str]:
         if branch.from_paper and branch.figures and branch.name not in present:
             *rest, last = [str(f) for f in branch.figures]
             figure = f"Figures {', '.join(rest)} and {last}" if rest else f"Figure {last}"
-            notes.append(f"{e.name}: no {branch.name} branch for {figure} "
-                         f"(add it with `lottery run ... {branch.usage}`)")
+            notes.append(
+                f"{e.name}: no {branch.name} branch for {figure} (add it with `lottery run ... {branch.usage}`)"
+            )
     return notes
 
 
-def make_report(folders: list[Path], out: Path, fmt: str = "png",
-                curve_levels: list[int] | None = None) -> tuple[list[Path], list[str]]:
+def make_report(
+    folders: list[Path], out: Path, fmt: str = "png", curve_levels: list[int] | None = None
+) -> tuple[list[Path], list[str]]:
     """Write the figures and tables; returns (files written, notes about missing branches).
     One experiment: figures go straight into ``out``; several: one subfolder per experiment."""
     if fmt not in FORMATS:
@@ -135,8 +151,9 @@ def make_report(folders: list[Path], out: Path, fmt: str = "png",
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise LotteryError(f"cannot write the report to {out}: {error.strerror}; "
-                           "choose another folder with --out") from None
+        raise LotteryError(
+            f"cannot write the report to {out}: {error.strerror}; choose another folder with --out"
+        ) from None
     written, notes = [], []
     for e, levels_for_curves in zip(experiments, chosen):
         where = out if len(experiments) == 1 else out / e.name
@@ -151,4 +168,3 @@ def make_report(folders: list[Path], out: Path, fmt: str = "png",
         (out / name).write_text(text)
         written.append(out / name)
     return written, notes
-

@@ -47,8 +47,10 @@ def plot_metric(ax, levels: list[LevelStats], key: str, scale: float = 1.0, ylab
         color, marker, label = astuple(style(branch))
         x = [100 * ls.density for ls in rows]
         y = [scale * ls.stats[key].mean for ls in rows]
-        err = [[scale * (ls.stats[key].mean - ls.stats[key].low) for ls in rows],
-               [scale * (ls.stats[key].high - ls.stats[key].mean) for ls in rows]]
+        err = [
+            [scale * (ls.stats[key].mean - ls.stats[key].low) for ls in rows],
+            [scale * (ls.stats[key].high - ls.stats[key].mean) for ls in rows],
+        ]
         ax.errorbar(x, y, yerr=err, color=color, marker=marker, markersize=4, capsize=3, label=label)
     pm_axis(ax, [ls.density for ls in levels])
     ax.set_ylabel(ylabel)

@@ -10,8 +10,14 @@ from ..experiments.layout import ExperimentPaths
 from ..experiments.records import TABLE_KEYS, is_level_record
 from ..storage import load_json
 
-SUMMARY_KEYS = ("early_stop_iteration", "val_loss_at_early_stop", "test_acc_at_early_stop",
-                "train_acc_at_early_stop", "test_acc_final", "train_acc_final")
+SUMMARY_KEYS = (
+    "early_stop_iteration",
+    "val_loss_at_early_stop",
+    "test_acc_at_early_stop",
+    "train_acc_at_early_stop",
+    "test_acc_final",
+    "train_acc_final",
+)
 
 
 def load_experiment(folder: Path) -> tuple[dict, list[dict]]:
@@ -34,8 +40,11 @@ def load_experiment(folder: Path) -> tuple[dict, list[dict]]:
 def is_record_of(metrics, trial: int, branch: str, level: int) -> bool:
     """Whether ``metrics`` is the record of the level at this place: a copied folder (``ticket_old``,
     a branch folder copied under another name) holds the record of another place and is skipped."""
-    return isinstance(metrics, dict) and (metrics.get("trial"), metrics.get("branch"), metrics.get("level")) \
-        == (trial, branch, level)
+    return isinstance(metrics, dict) and (metrics.get("trial"), metrics.get("branch"), metrics.get("level")) == (
+        trial,
+        branch,
+        level,
+    )
 
 
 @dataclass

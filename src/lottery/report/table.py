@@ -13,9 +13,18 @@ def rows(levels: list[LevelStats]) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for ls in levels:
         s, spread = ls.stats, ls.trials > 1
-        out.append((ls.branch, str(ls.level), f"{100 * ls.density:.1f}", str(ls.trials),
-                    f"{s['early_stop_iteration'].mean:.0f}", f"{s['val_loss_at_early_stop'].mean:.4f}",
-                    pct(s["test_acc_at_early_stop"], spread), pct(s["test_acc_final"], spread)))
+        out.append(
+            (
+                ls.branch,
+                str(ls.level),
+                f"{100 * ls.density:.1f}",
+                str(ls.trials),
+                f"{s['early_stop_iteration'].mean:.0f}",
+                f"{s['val_loss_at_early_stop'].mean:.4f}",
+                pct(s["test_acc_at_early_stop"], spread),
+                pct(s["test_acc_final"], spread),
+            )
+        )
     return out
 
 

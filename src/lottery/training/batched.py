@@ -52,11 +52,22 @@ def can_batch(models: list[nn.Module], augment=None, precision: str = "fp32") ->
     return augment is None and precision != "fp16" and stackable_fc(models)
 
 
-def train_many(jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, checkpoint_every: int = 1000,
-               augment=None, start_iteration: int = 0, snapshot_at: int | None = None, debug: bool = False,
-               progress: bool = True, description: str = "train", eval_dtype: torch.dtype = torch.float32,
-               sparse: float | None = None,
-               train_accuracy_examples: int | None = TRAIN_ACCURACY_EXAMPLES) -> list[TrainResult]:
+def train_many(
+    jobs: list[Job],
+    data: DataSplits,
+    hp: TrainingHparams,
+    *,
+    checkpoint_every: int = 1000,
+    augment=None,
+    start_iteration: int = 0,
+    snapshot_at: int | None = None,
+    debug: bool = False,
+    progress: bool = True,
+    description: str = "train",
+    eval_dtype: torch.dtype = torch.float32,
+    sparse: float | None = None,
+    train_accuracy_examples: int | None = TRAIN_ACCURACY_EXAMPLES,
+) -> list[TrainResult]:
     """``[loop.train(job.model, job.mask, data, hp, job.seed, checkpoint=job.checkpoint, ...) for job in jobs]``,
     computed together. Every model ends holding its final weights, as after ``loop.train``.
 
@@ -70,10 +81,26 @@ def train_many(jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, checkp
     if not jobs:
         return []
     if not can_batch([j.model for j in jobs], augment, hp.precision):
-        return [train(j.model, j.mask, data, hp, j.seed, checkpoint=j.checkpoint, checkpoint_every=checkpoint_every,
-                      augment=augment, start_iteration=start_iteration, snapshot_at=snapshot_at, debug=debug,
-                      progress=progress, description=description, eval_dtype=eval_dtype,
-                      train_accuracy_examples=train_accuracy_examples) for j in jobs]
+        return [
+            train(
+                j.model,
+                j.mask,
+                data,
+                hp,
+                j.seed,
+                checkpoint=j.checkpoint,
+                checkpoint_every=checkpoint_every,
+                augment=augment,
+                start_iteration=start_iteration,
+                snapshot_at=snapshot_at,
+                debug=debug,
+                progress=progress,
+                description=description,
+                eval_dtype=eval_dtype,
+                train_accuracy_examples=train_accuracy_examples,
+            )
+            for j in jobs
+        ]
     states = [load_tensors(j.checkpoint) if j.checkpoint else None for j in jobs]
     # Networks resumed from different iterations (a crash between two checkpoint writes) train apart.
     groups: dict[int | None, list[int]] = {}
@@ -83,19 +110,29 @@ def train_many(jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, checkp
     for members in groups.values():
         group = [jobs[i] for i in members]
         engine = StackedEngine(group, data, hp, eval_dtype=eval_dtype, sparse=sparse)
-        trained = run_schedule(engine, data, hp, states=[states[i] for i in members],
-                               checkpoints=[j.checkpoint for j in group], checkpoint_every=checkpoint_every,
-                               start_iteration=start_iteration, snapshot_at=snapshot_at, debug=debug,
-                               progress=progress, description=description,
-                               train_accuracy_examples=train_accuracy_examples)
+        trained = run_schedule(
+            engine,
+            data,
+            hp,
+            states=[states[i] for i in members],
+            checkpoints=[j.checkpoint for j in group],
+            checkpoint_every=checkpoint_every,
+            start_iteration=start_iteration,
+            snapshot_at=snapshot_at,
+            debug=debug,
+            progress=progress,
+            description=description,
+            train_accuracy_examples=train_accuracy_examples,
+        )
         for i, job, result in zip(members, group, trained):
             job.model.load_state_dict(result.final_state)  # as after loop.train: the model holds its final weights
             results[i] = result
     return [results[i] for i in range(len(jobs))]
 
 
-def evaluate_stacked(engine: StackedFC, x: torch.Tensor, y: torch.Tensor,
-                     dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+def evaluate_stacked(
+    engine: StackedFC, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-example cross-entropy (K, N) and correctness (K, N) of all K networks on (x, y)."""
     loss = torch.empty(engine.k, len(y), device=y.device)
     correct = torch.empty(engine.k, len(y), dtype=torch.bool, device=y.device)
@@ -117,17 +154,21 @@ def _same(slot, tensor):
 def split_optimizer_state(stacked: dict, k: int, unpack=_same) -> dict:
     """Network ``k``'s share of a stacked optimizer's state dict, in the format its own optimizer has.
     ``unpack(slot, tensor)``: the tensor in stacked dense form (for packed sparse parameters)."""
+
     def part(slot, value):
         if torch.is_tensor(value):
             return (unpack(slot, value)[k] if value.dim() > 0 else value).detach().clone()
         return value
 
-    return {"state": {i: {key: part(i, v) for key, v in s.items()} for i, s in stacked["state"].items()},
-            "param_groups": [dict(g) for g in stacked["param_groups"]]}
+    return {
+        "state": {i: {key: part(i, v) for key, v in s.items()} for i, s in stacked["state"].items()},
+        "param_groups": [dict(g) for g in stacked["param_groups"]],
+    }
 
 
 def stack_optimizer_states(states: list[dict], pack=_same) -> dict:
     """Inverse of :func:`split_optimizer_state`: K optimizers' state dicts as one stacked state dict."""
+
     def join(slot, values):
         first = values[0]
         if torch.is_tensor(first) and first.dim() > 0:
@@ -135,23 +176,28 @@ def stack_optimizer_states(states: list[dict], pack=_same) -> dict:
         return first  # step counts are equal: the networks took the same number of steps
 
     first = states[0]
-    return {"state": {i: {key: join(i, [s["state"][i][key] for s in states]) for key in first["state"][i]}
-                      for i in first["state"]},
-            "param_groups": first["param_groups"]}
+    return {
+        "state": {
+            i: {key: join(i, [s["state"][i][key] for s in states]) for key in first["state"][i]} for i in first["state"]
+        },
+        "param_groups": first["param_groups"],
+    }
 
 
 class StackedEngine:
     """The schedule's engine for K LeNets stacked into one computation (:class:`StackedFC`): one
     training step for all K on their own batches, one evaluation pass for all K."""
 
-    def __init__(self, jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, eval_dtype: torch.dtype,
-                 sparse: float | None):
+    def __init__(
+        self, jobs: list[Job], data: DataSplits, hp: TrainingHparams, *, eval_dtype: torch.dtype, sparse: float | None
+    ):
         self.k, self.data, self.eval_dtype = len(jobs), data, eval_dtype
         device = data.train_x.device
         dtype = compute_dtype(hp.precision, device)
         models = cast(list[FullyConnected], [j.model for j in jobs])  # can_batch() admitted only these
-        self.stacked = StackedFC(models, [j.mask for j in jobs],
-                                 sparse=sparse if dtype == torch.float32 else None, compute_dtype=dtype)
+        self.stacked = StackedFC(
+            models, [j.mask for j in jobs], sparse=sparse if dtype == torch.float32 else None, compute_dtype=dtype
+        )
         names = [n for n, _ in jobs[0].model.named_parameters()]
         if self.stacked.param_names != names:
             raise LotteryError(f"internal error: stacked parameters {self.stacked.param_names} != model's {names}")

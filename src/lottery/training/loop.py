@@ -23,8 +23,9 @@ EVAL_BATCH = 2000
 
 
 @torch.inference_mode()
-def per_example(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+def per_example(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-example cross-entropy (N,) and correctness (N,) in eval mode. ``dtype``: bfloat16/float16
     run the model under autocast (faster on CPUs with AMX and on GPUs; loss computed in float32)."""
     was_training = model.training
@@ -33,15 +34,16 @@ def per_example(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     correct = torch.empty(len(y), dtype=torch.bool, device=y.device)
     for lo in range(0, len(y), EVAL_BATCH):
         with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
-            logits = model(x[lo:lo + EVAL_BATCH]).float()
-        loss[lo:lo + EVAL_BATCH] = F.cross_entropy(logits, y[lo:lo + EVAL_BATCH], reduction="none")
-        correct[lo:lo + EVAL_BATCH] = logits.argmax(1) == y[lo:lo + EVAL_BATCH]
+            logits = model(x[lo : lo + EVAL_BATCH]).float()
+        loss[lo : lo + EVAL_BATCH] = F.cross_entropy(logits, y[lo : lo + EVAL_BATCH], reduction="none")
+        correct[lo : lo + EVAL_BATCH] = logits.argmax(1) == y[lo : lo + EVAL_BATCH]
     model.train(was_training)
     return loss, correct
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-             dtype: torch.dtype = torch.float32) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype = torch.float32
+) -> tuple[float, float]:
     """(mean cross-entropy loss, accuracy) in eval mode; ``dtype`` as in :func:`per_example`."""
     loss, correct = per_example(model, x, y, dtype)
     return float(loss.sum(dtype=torch.float64)) / len(y), float(correct.sum(dtype=torch.float64)) / len(y)
@@ -66,9 +68,12 @@ def contiguous_state(model: nn.Module) -> dict:
 def contiguous_optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
     """The optimizer's state dict with per-weight tensors in the standard layout (for checkpoints)."""
     state = optimizer.state_dict()
-    return {"state": {i: {k: v.contiguous() if torch.is_tensor(v) else v for k, v in s.items()}
-                      for i, s in state["state"].items()},
-            "param_groups": state["param_groups"]}
+    return {
+        "state": {
+            i: {k: v.contiguous() if torch.is_tensor(v) else v for k, v in s.items()} for i, s in state["state"].items()
+        },
+        "param_groups": state["param_groups"],
+    }
 
 
 def match_optimizer_state_layout(optimizer: torch.optim.Optimizer) -> None:
@@ -90,8 +95,17 @@ class ModuleEngine:
 
     k = 1
 
-    def __init__(self, model: nn.Module, mask: Mask, data: DataSplits, hp: TrainingHparams, seed: int, *,
-                 augment, eval_dtype: torch.dtype):
+    def __init__(
+        self,
+        model: nn.Module,
+        mask: Mask,
+        data: DataSplits,
+        hp: TrainingHparams,
+        seed: int,
+        *,
+        augment,
+        eval_dtype: torch.dtype,
+    ):
         self.model, self.mask, self.eval_dtype = model, mask, eval_dtype
         self.device = next(model.parameters()).device
         self.dtype = compute_dtype(hp.precision, self.device)
@@ -155,12 +169,25 @@ class ModuleEngine:
             self.scaler.load_state_dict(state["scaler"])
 
 
-def train(model: nn.Module, mask: Mask, data: DataSplits, hp: TrainingHparams, seed: int, *,
-          checkpoint: Path | None = None, checkpoint_every: int = 1000, augment=None,
-          start_iteration: int = 0, snapshot_at: int | None = None, debug: bool = False,
-          progress: bool = True, description: str = "train", eval_dtype: torch.dtype = torch.float32,
-          channels_last: bool | None = None,
-          train_accuracy_examples: int | None = TRAIN_ACCURACY_EXAMPLES) -> TrainResult:
+def train(
+    model: nn.Module,
+    mask: Mask,
+    data: DataSplits,
+    hp: TrainingHparams,
+    seed: int,
+    *,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 1000,
+    augment=None,
+    start_iteration: int = 0,
+    snapshot_at: int | None = None,
+    debug: bool = False,
+    progress: bool = True,
+    description: str = "train",
+    eval_dtype: torch.dtype = torch.float32,
+    channels_last: bool | None = None,
+    train_accuracy_examples: int | None = TRAIN_ACCURACY_EXAMPLES,
+) -> TrainResult:
     """Train ``model`` (already masked and initialized) for ``hp.iterations`` steps, in ``hp.precision``.
 
     Pruned weights stay exactly zero. ``seed`` fixes the data order and dropout. With ``checkpoint``
@@ -181,11 +208,20 @@ def train(model: nn.Module, mask: Mask, data: DataSplits, hp: TrainingHparams, s
         model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     try:
         engine = ModuleEngine(model, mask, data, hp, seed, augment=augment, eval_dtype=eval_dtype)
-        (result,) = run_schedule(engine, data, hp, states=[load_tensors(checkpoint) if checkpoint else None],
-                                 checkpoints=[checkpoint], checkpoint_every=checkpoint_every,
-                                 start_iteration=start_iteration, snapshot_at=snapshot_at, debug=debug,
-                                 progress=progress, description=description,
-                                 train_accuracy_examples=train_accuracy_examples)
+        (result,) = run_schedule(
+            engine,
+            data,
+            hp,
+            states=[load_tensors(checkpoint) if checkpoint else None],
+            checkpoints=[checkpoint],
+            checkpoint_every=checkpoint_every,
+            start_iteration=start_iteration,
+            snapshot_at=snapshot_at,
+            debug=debug,
+            progress=progress,
+            description=description,
+            train_accuracy_examples=train_accuracy_examples,
+        )
         return result
     finally:
         if channels_last:

@@ -36,5 +36,7 @@ def bf16_warning(device: torch.device, training: str, evaluation: str) -> str | 
     asked = [what for what, p in (("--precision bf16", training), ("--eval-precision bf16", evaluation)) if p == "bf16"]
     if not asked or native_bf16(device):
         return None
-    return (f"{' and '.join(asked)}: this CPU has no native bf16 matmuls (AVX-512-BF16 or AMX), so they are "
-            "emulated and slower than fp32; results are unaffected")
+    return (
+        f"{' and '.join(asked)}: this CPU has no native bf16 matmuls (AVX-512-BF16 or AMX), so they are "
+        "emulated and slower than fp32; results are unaffected"
+    )

@@ -86,10 +86,21 @@ def _mean(values: torch.Tensor) -> list[float]:
     return (values.sum(1, dtype=torch.float64) / values.shape[1]).tolist()
 
 
-def run_schedule(engine: Engine, data: DataSplits, hp: TrainingHparams, *, states: list[dict | None],
-                 checkpoints: list[Path | None], checkpoint_every: int, start_iteration: int,
-                 snapshot_at: int | None, debug: bool, progress: bool, description: str,
-                 train_accuracy_examples: int | None) -> list[TrainResult]:
+def run_schedule(
+    engine: Engine,
+    data: DataSplits,
+    hp: TrainingHparams,
+    *,
+    states: list[dict | None],
+    checkpoints: list[Path | None],
+    checkpoint_every: int,
+    start_iteration: int,
+    snapshot_at: int | None,
+    debug: bool,
+    progress: bool,
+    description: str,
+    train_accuracy_examples: int | None,
+) -> list[TrainResult]:
     """Train the engine's networks to ``hp.iterations``; ``states``: their checkpoints (all None, or
     all from the same iteration), ``checkpoints``: where to write them (None: nowhere)."""
     k = engine.k
@@ -103,8 +114,10 @@ def run_schedule(engine: Engine, data: DataSplits, hp: TrainingHparams, *, state
         for i, state in enumerate(resumed):
             saved = state.get("precision", "fp32")
             if saved != hp.precision:
-                raise LotteryError(f"checkpoint {checkpoints[i]} was written by a {saved} run; this run trains "
-                                   f"in {hp.precision}. Run with the same precision, or delete the checkpoint")
+                raise LotteryError(
+                    f"checkpoint {checkpoints[i]} was written by a {saved} run; this run trains "
+                    f"in {hp.precision}. Run with the same precision, or delete the checkpoint"
+                )
             engine.load_state(i, state["model"])
             curves[i], best[i] = Curve(**state["curve"]), state["best_state"]
             snapshots[i], elapsed[i] = state.get("snapshot"), state.get("elapsed", 0.0)
@@ -127,22 +140,40 @@ def run_schedule(engine: Engine, data: DataSplits, hp: TrainingHparams, *, state
     def save_checkpoints(iteration: int, seconds: float) -> None:
         for i, path in enumerate(checkpoints):
             if path is not None:
-                save_tensors(path, {
-                    "iteration": iteration, "model": engine.state_of(i), **engine.checkpoint_payload(i),
-                    "curve": curves[i].to_dict(), "best_state": best[i], "snapshot": snapshots[i],
-                    "elapsed": elapsed[i] + seconds, "precision": hp.precision})
+                save_tensors(
+                    path,
+                    {
+                        "iteration": iteration,
+                        "model": engine.state_of(i),
+                        **engine.checkpoint_payload(i),
+                        "curve": curves[i].to_dict(),
+                        "best_state": best[i],
+                        "snapshot": snapshots[i],
+                        "elapsed": elapsed[i] + seconds,
+                        "precision": hp.precision,
+                    },
+                )
 
     check_masks("at the start of training")
     checkpointing = any(p is not None for p in checkpoints)
     lr_constant = schedule_is_constant(hp)
     began = time.perf_counter()
-    bar = tqdm(total=hp.iterations, initial=start, desc=description, disable=not progress, leave=False,
-               unit="it", dynamic_ncols=True)
+    bar = tqdm(
+        total=hp.iterations,
+        initial=start,
+        desc=description,
+        disable=not progress,
+        leave=False,
+        unit="it",
+        dynamic_ncols=True,
+    )
     for it in range(start, hp.iterations):
         if it % hp.eval_every == 0 and (not curves[0].iterations or curves[0].iterations[-1] != it):
             record(it)
-            bar.set_postfix(val_loss=f"{min(c.val_loss[-1] for c in curves):.4f}",
-                            test_acc=f"{max(c.test_acc[-1] for c in curves):.4f}")
+            bar.set_postfix(
+                val_loss=f"{min(c.val_loss[-1] for c in curves):.4f}",
+                test_acc=f"{max(c.test_acc[-1] for c in curves):.4f}",
+            )
             if checkpointing and it > start and it % checkpoint_every < hp.eval_every:
                 save_checkpoints(it, time.perf_counter() - began)
         if snapshot_at is not None and it == snapshot_at:
@@ -173,7 +204,11 @@ def run_schedule(engine: Engine, data: DataSplits, hp: TrainingHparams, *, state
     results = []
     for i in range(k):
         summary = summarize(curves[i], acc_best[i], acc_final[i])
-        summary.update(train_accuracy_examples=len(train_y), precision=hp.precision,
-                       train_seconds=elapsed[i] + seconds, trained_together=k)
+        summary.update(
+            train_accuracy_examples=len(train_y),
+            precision=hp.precision,
+            train_seconds=elapsed[i] + seconds,
+            trained_together=k,
+        )
         results.append(TrainResult(summary, curves[i], finals[i], snapshots[i]))
     return results

@@ -37,8 +37,13 @@ class StackedFC:
     activations, as autocast does for ``loop.train`` (float32 master weights, gradients and softmax).
     """
 
-    def __init__(self, models: list[FullyConnected], masks: list[Mask], sparse: float | None = None,
-                 compute_dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        models: list[FullyConnected],
+        masks: list[Mask],
+        sparse: float | None = None,
+        compute_dtype: torch.dtype = torch.float32,
+    ):
         if compute_dtype not in (torch.float32, torch.bfloat16):
             raise ValueError(f"the stacked engine computes in float32 or bfloat16, not {compute_dtype}")
         if compute_dtype != torch.float32 and sparse is not None:
@@ -48,10 +53,12 @@ class StackedFC:
         self.layer_names = [f"hidden.{i}" for i in range(len(models[0].hidden))] + ["output"]
         states = [dict(m.named_parameters()) for m in models]
         with torch.no_grad():
-            self.weights = [torch.stack([s[f"{n}.weight"].detach() for s in states]).contiguous()
-                            for n in self.layer_names]
-            self.biases = [torch.stack([s[f"{n}.bias"].detach() for s in states]).contiguous()
-                           for n in self.layer_names]
+            self.weights = [
+                torch.stack([s[f"{n}.weight"].detach() for s in states]).contiguous() for n in self.layer_names
+            ]
+            self.biases = [
+                torch.stack([s[f"{n}.bias"].detach() for s in states]).contiguous() for n in self.layer_names
+            ]
         self.param_names = [f"{n}.{kind}" for n in self.layer_names for kind in ("weight", "bias")]
         for p in self.weights + self.biases:
             p.grad = torch.zeros_like(p)  # for sparse layers: scratch space of the dense weight gradient
@@ -61,19 +68,24 @@ class StackedFC:
         for name, w in zip(self.layer_names, self.weights):
             key = f"{name}.weight"
             if any(key in m and not bool(m[key].all()) for m in masks):
-                keep = torch.stack([m[key].to(w.device) if key in m else torch.ones_like(w[0], dtype=torch.bool)
-                                    for m in masks])
+                keep = torch.stack(
+                    [m[key].to(w.device) if key in m else torch.ones_like(w[0], dtype=torch.bool) for m in masks]
+                )
                 self.keep.append(keep)
                 self.masks.append(keep.to(w.dtype))
             else:
                 self.keep.append(None)
                 self.masks.append(None)
         self.sparse: list[SparseLinearStack | None] = [
-            SparseLinearStack(w, keep) if keep is not None and sparse is not None and sparse_wins(keep, sparse)
-            else None for w, keep in zip(self.weights, self.keep)]
+            SparseLinearStack(w, keep)
+            if keep is not None and sparse is not None and sparse_wins(keep, sparse)
+            else None
+            for w, keep in zip(self.weights, self.keep)
+        ]
         # What the optimizer steps, in model.named_parameters() order: a sparse layer's packed kept weights.
-        self.params = [p for s, w, b in zip(self.sparse, self.weights, self.biases)
-                       for p in ((w if s is None else s.values), b)]
+        self.params = [
+            p for s, w, b in zip(self.sparse, self.weights, self.biases) for p in ((w if s is None else s.values), b)
+        ]
         self._buffers: dict[int, tuple] = {}
 
     # -- training -------------------------------------------------------------------------------
@@ -178,8 +190,10 @@ class StackedFC:
         the first layer of all K networks as one (in, K*out) matrix, the others as (K, in, out)."""
         w0, b0 = self.weights[0].detach(), self.biases[0].detach()
         first = (w0.reshape(-1, w0.shape[2]).t().to(dtype).contiguous(), b0.reshape(-1).to(dtype))
-        rest = [(w.detach().transpose(1, 2).to(dtype).contiguous(), b.detach().unsqueeze(1).to(dtype))
-                for w, b in zip(self.weights[1:], self.biases[1:])]
+        rest = [
+            (w.detach().transpose(1, 2).to(dtype).contiguous(), b.detach().unsqueeze(1).to(dtype))
+            for w, b in zip(self.weights[1:], self.biases[1:])
+        ]
         return [first] + rest
 
     @torch.no_grad()
