@@ -24,6 +24,7 @@ from torch.nn.utils import prune
 from .errors import LotteryError
 from .experiments.layout import TICKET, ExperimentPaths
 from .pruning import Mask, density
+from .experiments.records import read_experiment_info
 from .storage import load_json, load_tensors, save_tensors
 
 FORMAT, VERSION = "lottery-ticket", 1
@@ -149,9 +150,7 @@ def export_experiment_ticket(folder: Path, trial: int, level: int, out: Path, we
     ``weights="reset"``: the weights its survivors start from (θ0, or θk when rewinding) -- the
     lottery ticket itself; ``"final"``: the weights after that level's training."""
     paths = ExperimentPaths(Path(folder))
-    info = load_json(paths.hparams)
-    if info is None:
-        raise LotteryError(f"{folder} is not a lottery experiment folder (no readable hparams.json)")
+    info = read_experiment_info(folder)
     if weights not in WEIGHTS:
         raise LotteryError(f"unknown weights {weights!r}; choose one of: {', '.join(WEIGHTS)}")
     trial_paths = paths.trial(trial)
@@ -162,7 +161,7 @@ def export_experiment_ticket(folder: Path, trial: int, level: int, out: Path, we
             f"(finished: {', '.join(map(str, levels)) or 'none'})"
         )
     level_paths = trial_paths.level(TICKET, level)
-    rewind = info["hparams"].get("rewind_iteration", 0)
+    rewind = info.hparams.rewind_iteration
     source = level_paths.final if weights == "final" else trial_paths.rewind if rewind else trial_paths.init
     mask, state = load_tensors(level_paths.mask), load_tensors(source)
     if mask is None or state is None:
@@ -172,15 +171,15 @@ def export_experiment_ticket(folder: Path, trial: int, level: int, out: Path, we
         )
     metrics = load_json(level_paths.metrics) or {}
     meta = {
-        "experiment": info["name"],
-        "model": info["hparams"]["model"]["name"],
-        "dataset": info["hparams"]["dataset"]["name"],
+        "experiment": info.name,
+        "model": info.hparams.model.name,
+        "dataset": info.hparams.dataset.name,
         "trial": trial,
         "level": level,
         "weights": weights,
         "rewind_iteration": rewind,
         "summary": metrics.get("summary", {}),
-        "hparams": info["hparams"],
+        "hparams": info.hparams.to_dict(),
     }
     save_ticket(out, state, mask, meta=meta)
     return load_ticket(out)

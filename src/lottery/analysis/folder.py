@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..errors import LotteryError
+from ..experiments.records import ExperimentInfo, read_experiment_info
 from ..experiments.layout import TICKET, ExperimentPaths, LevelPaths, TrialPaths
 from ..hparams import ExperimentHparams
 from ..pruning import Mask
@@ -39,19 +40,16 @@ class ExperimentFolder:
         return ExperimentPaths(Path(self.folder))
 
     @cached_property
-    def info(self) -> dict:
-        return load_json(self.paths.hparams)
+    def info(self) -> ExperimentInfo:
+        return read_experiment_info(self.paths.folder)
 
     @property
     def name(self) -> str:
-        return self.info.get("name", Path(self.folder).name)
+        return self.info.name
 
-    @cached_property
+    @property
     def hparams(self) -> ExperimentHparams:
-        try:
-            return ExperimentHparams.from_dict(self.info["hparams"])
-        except (TypeError, ValueError) as e:
-            raise LotteryError(f"{self.paths.hparams} holds hyperparameters this lottery cannot read: {e}") from None
+        return self.info.hparams
 
     def trials(self) -> list[int]:
         return _numbered(self.paths.folder, _TRIAL)

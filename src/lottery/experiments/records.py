@@ -10,11 +10,13 @@ whose finished levels used other values is not extended with this run's.
 """
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..errors import LotteryError
+from ..hparams import ExperimentHparams
 from ..storage import load_json
 from .layout import ExperimentPaths, LevelPaths
 
@@ -129,3 +131,29 @@ def remove_stale_temp_files(folder: Path) -> None:
                 leftover.unlink()
         except FileNotFoundError:
             pass
+
+
+@dataclass(frozen=True)
+class ExperimentInfo:
+    """An experiment folder's hparams.json, read and parsed once: its name, the non-default settings
+    (as stored) and the hyperparameters as :class:`ExperimentHparams`."""
+
+    name: str
+    non_default: dict
+    hparams: ExperimentHparams
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "non_default": self.non_default, "hparams": self.hparams.to_dict()}
+
+
+def read_experiment_info(folder: Path) -> ExperimentInfo:
+    """The hparams.json of ``folder``; one line naming the file when it is missing, damaged or unreadable."""
+    path = ExperimentPaths(Path(folder)).hparams
+    stored = load_json(path)
+    if not isinstance(stored, dict) or not isinstance(stored.get("hparams"), dict):
+        raise LotteryError(f"{folder} is not a lottery experiment folder (no readable hparams.json)")
+    try:
+        hp = ExperimentHparams.from_dict(stored["hparams"])
+    except (TypeError, ValueError) as e:
+        raise LotteryError(f"{path} holds hyperparameters this lottery cannot read: {e}") from None
+    return ExperimentInfo(stored.get("name", hp.name()), stored.get("non_default", hp.non_default()), hp)

@@ -3,6 +3,8 @@
 import torch
 from torch import nn
 
+from ..errors import UsageError
+
 # Kinds of prunable weights. Per-layer pruning rates are given per kind.
 CONV, FC, OUTPUT, SHORTCUT = "conv", "fc", "output", "shortcut"
 KINDS = (CONV, FC, OUTPUT, SHORTCUT)
@@ -44,3 +46,10 @@ class LotteryModel(nn.Module):
 def count_weights(model: LotteryModel, kinds: tuple[str, ...] = KINDS) -> int:
     params = dict(model.named_parameters())
     return sum(params[name].numel() for name, kind in model.prunable_kinds().items() if kind in kinds)
+
+
+def check_image_input(name: str, input_shape: tuple[int, ...], dropout: float) -> None:
+    if len(input_shape) != 3:
+        raise UsageError(f"{name} needs image data (channels x height x width), got inputs of shape {input_shape}")
+    if dropout:
+        raise UsageError(f"{name} has no dropout layers; leave --dropout at 0")

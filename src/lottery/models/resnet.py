@@ -9,9 +9,8 @@ leaves them alone, as in the paper.
 
 from torch import nn
 
-from .base import SHORTCUT, LotteryModel
+from .base import SHORTCUT, LotteryModel, check_image_input
 from .registry import register_model
-from .vgg import check_image_input
 
 STAGES = (16, 32, 64)
 BLOCKS_PER_STAGE = 3

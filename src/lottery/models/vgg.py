@@ -4,7 +4,7 @@
 from torch import nn
 
 from ..errors import UsageError
-from .base import LotteryModel
+from .base import LotteryModel, check_image_input
 from .registry import register_model
 
 POOL = "pool"
@@ -40,13 +40,6 @@ class VGG(LotteryModel):
     def forward(self, x):
         # Global average pool: on 32x32 inputs the features are 2x2 here, as in the paper's avg-pool.
         return self.output(self.features(x).mean(dim=(2, 3)))
-
-
-def check_image_input(name: str, input_shape: tuple[int, ...], dropout: float) -> None:
-    if len(input_shape) != 3:
-        raise UsageError(f"{name} needs image data (channels x height x width), got inputs of shape {input_shape}")
-    if dropout:
-        raise UsageError(f"{name} has no dropout layers; leave --dropout at 0")
 
 
 @register_model("vgg19", dataset="cifar10")

@@ -1,4 +1,4 @@
 from .results import LevelStats, Stat, aggregate, branch_kind, load_experiment
-from .table import markdown_table, text_table
+from .table import text_table
 
-__all__ = ["LevelStats", "Stat", "aggregate", "branch_kind", "load_experiment", "markdown_table", "text_table"]
+__all__ = ["LevelStats", "Stat", "aggregate", "branch_kind", "load_experiment", "text_table"]

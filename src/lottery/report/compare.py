@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import LotteryError, UsageError
 
-from .plots import pm_axis, plt, save_figure
+from .plots import BRANCH_LINES, pm_axis, plt, save_figure
 from .results import LevelStats, Stat, aggregate, load_experiment
 
 PANELS = (
@@ -19,7 +19,6 @@ PANELS = (
     ("test_acc_at_early_stop", 100, "Test accuracy at early stop (%)"),
     ("train_acc_final", 100, "Train accuracy at end of training (%)"),
 )
-LINE = {"ticket": "-", "reinit": "--"}
 
 
 @dataclass
@@ -41,7 +40,7 @@ def series_of(label: str, levels: list[LevelStats]) -> list[Series]:
     """The ticket line and, when present, the reinit line starting from the shared dense network."""
     dense = [ls for ls in levels if ls.branch == "ticket" and ls.level == 0]
     out = []
-    for branch in LINE:
+    for branch in BRANCH_LINES:
         rows = [ls for ls in levels if ls.branch == branch]
         if not rows:
             continue
@@ -107,7 +106,7 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
                 mean,
                 yerr=err,
                 color=color_of[s.label],
-                linestyle=LINE[s.branch],
+                linestyle=BRANCH_LINES[s.branch],
                 marker="o" if s.branch == "ticket" else "s",
                 markersize=3,
                 capsize=2,

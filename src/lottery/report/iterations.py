@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
-from .plots import pm_axis, plt, save_figure
+from .plots import BRANCH_LINES, pm_axis, plt, save_figure
 from .results import Stat, branch_kind, load_experiment
-
-LINE = {"ticket": "-", "reinit": "--"}
 
 
 def accuracy_at(curve: dict, iteration: int) -> float:
@@ -39,7 +37,7 @@ class Point:
     accuracy: Stat  # over trials (and control draws)
 
 
-def points_at(runs: list[dict], iteration: int, branches: tuple[str, ...] = tuple(LINE)) -> list[Point]:
+def points_at(runs: list[dict], iteration: int, branches: tuple[str, ...] = tuple(BRANCH_LINES)) -> list[Point]:
     """Test accuracy at ``iteration`` per (branch kind, level), aggregated over trials."""
     groups: dict[tuple[str, int], list[dict]] = {}
     for run in runs:
@@ -93,7 +91,7 @@ def iterations_figure(folders: list[Path], iterations: list[int], path: Path, ti
         for i, (label, runs) in enumerate(experiments):
             points = points_at(runs, iteration)
             dense = [p for p in points if p.branch == "ticket" and p.level == 0]
-            for kind, style in LINE.items():
+            for kind, style in BRANCH_LINES.items():
                 rows = sorted((p for p in points if p.branch == kind), key=lambda p: -p.density)
                 if not rows:
                     continue

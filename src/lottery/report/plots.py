@@ -21,6 +21,9 @@ class _LazyPyplot:
 
 plt = _LazyPyplot()
 
+# Figures that draw one colour per experiment tell the ticket and its reinit control apart by line style.
+BRANCH_LINES = {"ticket": "-", "reinit": "--"}
+
 
 def style(kind: str) -> Style:
     """The registered branch's colour, marker and label (a branch not registered: grey crosses)."""

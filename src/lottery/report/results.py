@@ -4,10 +4,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LotteryError
 from ..experiments.branches import branch_kind, branch_order
 from ..experiments.layout import ExperimentPaths
-from ..experiments.records import TABLE_KEYS, is_level_record
+from ..experiments.records import TABLE_KEYS, is_level_record, read_experiment_info
 from ..storage import load_json
 
 SUMMARY_KEYS = (
@@ -21,11 +20,9 @@ SUMMARY_KEYS = (
 
 
 def load_experiment(folder: Path) -> tuple[dict, list[dict]]:
-    """(hparams.json contents, metrics of every finished level)."""
+    """(hparams.json contents as JSON: name, non_default, hparams; metrics of every finished level)."""
     paths = ExperimentPaths(Path(folder))
-    info = load_json(paths.hparams)
-    if info is None:
-        raise LotteryError(f"{folder} is not a lottery experiment folder (no readable hparams.json)")
+    info = read_experiment_info(folder).to_json()
     runs = []
     for trial in paths.trials():
         tp = paths.trial(trial)

@@ -33,9 +33,3 @@ def text_table(levels: list[LevelStats]) -> str:
     widths = [max(len(c), *(len(r[i]) for r in body)) if body else len(c) for i, c in enumerate(COLUMNS)]
     line = "  ".join(c.rjust(w) for c, w in zip(COLUMNS, widths))
     return "\n".join([line, "-" * len(line)] + ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in body])
-
-
-def markdown_table(levels: list[LevelStats]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows(levels)]
-    return "\n".join(lines)
