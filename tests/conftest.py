@@ -10,6 +10,20 @@ from lottery.data import DataSplits
 from lottery.models import get_model_spec
 from lottery.pruning import apply_mask, layerwise_magnitude_prune
 
+# A lottery run on the embedded digits that takes seconds: 2 levels of 40 iterations.
+QUICK_RUN = [
+    "run",
+    "--preset",
+    "lenet-digits",
+    "--iterations",
+    "40",
+    "--eval-every",
+    "20",
+    "--levels",
+    "1",
+    "--no-progress",
+]
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

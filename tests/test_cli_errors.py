@@ -8,20 +8,11 @@ import filelock
 import pytest
 import torch
 
+from conftest import QUICK_RUN
+
 from lottery.cli import build_parser, hparams_from_args, main
 
-QUICK = [
-    "run",
-    "--preset",
-    "lenet-digits",
-    "--iterations",
-    "40",
-    "--eval-every",
-    "20",
-    "--levels",
-    "1",
-    "--no-progress",
-]
+QUICK = QUICK_RUN
 
 
 def run_cli(capsys, argv):

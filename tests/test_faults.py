@@ -16,20 +16,9 @@ from lottery.storage import save_json, save_tensors
 from lottery.training import loop, rng
 from lottery.hparams import TrainingHparams
 
-from conftest import make_splits
+from conftest import QUICK_RUN, make_splits
 
-QUICK = [
-    "run",
-    "--preset",
-    "lenet-digits",
-    "--iterations",
-    "40",
-    "--eval-every",
-    "20",
-    "--levels",
-    "1",
-    "--no-progress",
-]
+QUICK = QUICK_RUN
 
 
 def run_cli(capsys, argv):
