@@ -11,6 +11,7 @@ from lottery.experiments import TICKET, Experiment, run_experiment
 from lottery.experiments.controls import random_mask, reinit_state, run_random_level, run_reinit_level
 from lottery.experiments.oneshot import ONESHOT, oneshot_mask, run_oneshot_level
 from lottery.experiments.runner import plan
+from lottery.errors import UsageError
 from lottery.hparams import DatasetHparams, ExperimentHparams, PruningHparams, TrainingHparams
 from lottery.pruning import keep_largest
 from lottery.pruning import density
@@ -204,3 +205,14 @@ def test_with_rewinding_branches_restart_from_theta_k_at_iteration_k(tmp_path):
         for branch in ("random_0", ONESHOT):
             mask, final = level(exp, branch, 1, "mask"), level(exp, branch, 1, "final")
             assert all(torch.allclose(final[n], theta_k[n] * mask[n], atol=1e-6) for n in exp.prunable_kinds)
+
+
+def test_control_levels_limit_the_controls_not_the_ticket_chain(done):
+    units = plan(done, 1, LEVELS, control_levels=[LEVELS], reinit_draws=DRAWS, random_draws=1, oneshot=True)
+    ticket = [u.level for u in units if u.branch == TICKET]
+    assert ticket == list(range(LEVELS + 1))
+    controls = [(u.branch, u.level) for u in units if u.branch != TICKET]
+    expected = [*(f"reinit_{d}" for d in range(DRAWS)), "random_0", ONESHOT]
+    assert sorted(controls) == sorted((b, LEVELS) for b in expected)
+    with pytest.raises(UsageError, match=r"outside 1\.\.2"):
+        plan(done, 1, LEVELS, control_levels=[0, LEVELS], reinit_draws=1)

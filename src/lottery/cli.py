@@ -12,7 +12,7 @@ import torch
 from .errors import LotteryError
 from .executors import EXECUTORS, make_executor
 from .experiments import Experiment, run_experiment
-from .experiments.branches import non_negative_int, requestable_branches, requests_from_args
+from .experiments.branches import level_list, non_negative_int, requestable_branches, requests_from_args
 from .export import WEIGHTS, export_experiment_ticket
 from .hparams import ExperimentHparams, default_of, flag_of, int_list
 from .options import EVAL_PRECISIONS, RunOptions, SpeedOptions
@@ -87,6 +87,12 @@ def add_branch_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("controls and one-shot (branches reusing the ticket's masks and θ0)")
     for branch in requestable_branches():
         branch.add_argument(g)
+    g.add_argument(
+        "--control-levels",
+        type=level_list,
+        metavar="K,L,...",
+        help="run the branches above only at these levels (default: every level); the ticket chain runs every level",
+    )
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
@@ -230,7 +236,14 @@ def cmd_run(args) -> int:
         warning = bf16_warning(exp.device, exp.hp.training.precision, exp.speed.eval_precision)
         if warning:  # after the checks on entering, so a refused run prints its error alone
             print(f"lottery: warning: {warning}", file=sys.stderr)
-        ran = run_experiment(exp, args.trials, args.levels, executor=executor, **requests_from_args(args))
+        ran = run_experiment(
+            exp,
+            args.trials,
+            args.levels,
+            executor=executor,
+            control_levels=args.control_levels,
+            **requests_from_args(args),
+        )
         if not ran:
             _ = exp.data  # every level had finished already: still report missing or corrupt data files
         folder = exp.paths.folder

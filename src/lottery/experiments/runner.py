@@ -13,12 +13,14 @@ networks train together (``speed.together > 1``), they run level by level instea
 split evenly over the workers (:func:`run_levels_split`).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
 from tqdm.auto import tqdm
 
 from ..executors import Executor
+from ..errors import UsageError
 from .branches import all_branches, check_requests, run_branch_level
 from .experiment import Experiment
 from .fanout import Call, map_jobs
@@ -38,11 +40,21 @@ class Unit:
         return f"trial {self.trial} {self.branch} level {self.level}"
 
 
-def plan(exp: Experiment, trials: int, levels: int, **requests) -> list[Unit]:
+def plan(
+    exp: Experiment, trials: int, levels: int, *, control_levels: Sequence[int] | None = None, **requests
+) -> list[Unit]:
     """Every unit of the experiment, a trial after the other, each trial's branches in report order.
     ``requests``: each branch's flag value by its keyword (``reinit_draws=3``, ``oneshot=True``, see
-    experiments/branches.py); a branch not named is not run, the ticket chain always is."""
+    experiments/branches.py); a branch not named is not run, the ticket chain always is.
+    ``control_levels``: run the branches other than the ticket chain only at these levels (default:
+    at every level); the ticket chain still runs every level, since each level is pruned from the one before."""
     check_requests(requests)
+    if control_levels is not None:
+        outside = sorted(k for k in control_levels if not 1 <= k <= levels)
+        if outside:
+            raise UsageError(
+                f"control levels {', '.join(map(str, outside))} are outside 1..{levels} (--levels {levels})"
+            )
     units = []
     for t in range(trials):
         for branch in all_branches():
@@ -51,6 +63,7 @@ def plan(exp: Experiment, trials: int, levels: int, **requests) -> list[Unit]:
                 units += [
                     Unit(t, branch.folder(d), k, Call(run_branch_level, (branch, t, d, k)))
                     for d, k in branch.units(request, levels)
+                    if not branch.flag or control_levels is None or k in control_levels
                 ]
     return units
 
@@ -98,12 +111,19 @@ def split_evenly(items: list, parts: int) -> list[list]:
 
 
 def run_experiment(
-    exp: Experiment, trials: int, levels: int, *, executor: Executor | None = None, **requests
+    exp: Experiment,
+    trials: int,
+    levels: int,
+    *,
+    executor: Executor | None = None,
+    control_levels: Sequence[int] | None = None,
+    **requests,
 ) -> list[Unit]:
     """Run every unit not finished yet; returns the units that were run. ``requests``: the branches to
     run next to the ticket chain, by their keyword (``reinit_draws=3, random_draws=3, oneshot=True``;
-    see :func:`plan`). ``executor``: where they run (default: one after another in this process)."""
-    units = plan(exp, trials, levels, **requests)
+    see :func:`plan`), ``control_levels`` the levels they run at (default: all).
+    ``executor``: where they run (default: one after another in this process)."""
+    units = plan(exp, trials, levels, control_levels=control_levels, **requests)
     todo = [u for u in units if not is_done(exp, u)]
     lockstep = exp.speed.together > 1  # train each level's networks together (experiments/lockstep.py)
     # smoothing=0: the ETA uses the average time per unit so far (units are all the same size).
