@@ -1,7 +1,7 @@
 """Where the time of lottery's batched LeNet training goes: timers around each part of ``train_many``.
 
 Trains K LeNet-300-100 networks together on MNIST-shaped random data with the paper's schedule
-(batch 60, Adam, evaluation on 5K + 10K images every 100 iterations, bf16 by default), one thread,
+(batch 60, Adam, evaluation on 5K + 10K images every 100 iterations; bf16 where its matmuls are native), one thread,
 and splits the wall time into the training step's forward/backward (``StackedFC.compute_grads``),
 the Adam step, the evaluations (including the two train-accuracy passes on 10K training images that
 end a run), and the rest (batch gather, Python), each per iteration of all K networks.
@@ -23,6 +23,7 @@ from dataclasses import replace
 from lottery.options import EVAL_PRECISIONS
 from lottery.training.batched import StackedEngine, train_many
 from lottery.training.stacked_fc import StackedFC
+from lottery.training.precision import fastest_eval_precision
 
 
 @contextmanager
@@ -54,7 +55,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--k", type=int, default=8, help="networks trained together (default 8)")
     parser.add_argument("--iterations", type=int, default=2000)
-    parser.add_argument("--eval-precision", choices=sorted(EVAL_PRECISIONS), default="bf16")
+    parser.add_argument(
+        "--eval-precision",
+        choices=sorted(EVAL_PRECISIONS),
+        default=fastest_eval_precision(torch.device("cpu")),
+        help="default: bf16 where its matmuls are native, else fp32",
+    )
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="training precision")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -45,6 +45,7 @@ from lottery.hparams import TrainingHparams
 from lottery.models import get_model_spec
 from lottery.training import train
 from lottery.training.batched import Job, train_many
+from lottery.training.precision import native_bf16
 
 EVAL_EVERY = 100
 
@@ -140,19 +141,21 @@ _DATA: dict[str, DataSplits] = {}  # per worker process: built once, outside the
 
 def timed_share(task: tuple) -> float:
     """Worker side of the 2-process configuration: wait for the common start, train, return the end time."""
-    k, iterations, start_at, first_seed = task
+    k, iterations, start_at, first_seed, eval_dtype = task
     data = _DATA.setdefault("cpu", mnist_shaped("cpu"))
     jobs = lenets(data, k, first_seed)
     while time.time() < start_at:
         time.sleep(0.001)
-    train_many(jobs, data, hparams(iterations), progress=False, eval_dtype=torch.bfloat16, train_accuracy_examples=None)
+    train_many(jobs, data, hparams(iterations), progress=False, eval_dtype=eval_dtype, train_accuracy_examples=None)
     return time.time()
 
 
-def two_processes(executor: LocalExecutor, k: int, iterations: int) -> float:
+def two_processes(executor: LocalExecutor, k: int, iterations: int, eval_dtype: torch.dtype) -> float:
     """Wall seconds for two workers training k networks each, started together."""
     start_at = time.time() + 0.5
-    ends = executor.map(timed_share, [(k, iterations, start_at, 0), (k, iterations, start_at, 100)])
+    ends = executor.map(
+        timed_share, [(k, iterations, start_at, 0, eval_dtype), (k, iterations, start_at, 100, eval_dtype)]
+    )
     return max(ends) - start_at
 
 
@@ -193,7 +196,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = mnist_shaped(args.device)
     k = args.k
-    bf16 = torch.bfloat16
+    # bf16 evaluation only where bf16 matmuls are native: emulated, they are slower than float32.
+    bf16 = native_bf16(torch.device(args.device))
+    fast_eval, eval_label = (torch.bfloat16, ", bf16") if bf16 else (torch.float32, "")
     # name -> (networks trained at once, worker processes, run(iterations) -> wall seconds)
     configs = {
         "reference (default threads)": (1, 1, lambda n: reference(data, n, None)),
@@ -201,13 +206,19 @@ def main() -> None:
         "lottery loop.train": (1, 1, lambda n: lottery_loop(data, n)),
         "lottery batched K=1": (1, 1, lambda n: lottery_batched(data, n, 1, torch.float32)),
         f"lottery batched K={k}": (k, 1, lambda n: lottery_batched(data, n, k, torch.float32)),
-        f"lottery batched K={k}, bf16 eval": (k, 1, lambda n: lottery_batched(data, n, k, bf16)),
     }
+    if bf16:
+        configs[f"lottery batched K={k}, bf16 eval"] = (k, 1, lambda n: lottery_batched(data, n, k, fast_eval))
     executor = None
     if args.device == "cpu" and (os.cpu_count() or 1) >= 2:
         executor = LocalExecutor(workers=2).__enter__()
-        executor.map(timed_share, [(1, 20, 0.0, 0), (1, 20, 0.0, 1)])  # start the workers, build their data
-        configs[f"lottery 2 processes x K={k}, bf16"] = (2 * k, 2, lambda n: two_processes(executor, k, n))
+        # start the workers, build their data
+        executor.map(timed_share, [(1, 20, 0.0, 0, torch.float32), (1, 20, 0.0, 1, torch.float32)])
+        configs[f"lottery 2 processes x K={k}{eval_label}"] = (
+            2 * k,
+            2,
+            lambda n: two_processes(executor, k, n, fast_eval),
+        )
     print(
         f"LeNet-300-100, {iterations} (and {short_length}) iterations per configuration, eval every {EVAL_EVERY} "
         f"on 5K+10K, {rounds} interleaved round(s); device {args.device}, torch {torch.__version__}, "
@@ -215,7 +226,9 @@ def main() -> None:
         f"load average at start {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    reference(data, 20, None), lottery_batched(data, 20, k, bf16), lottery_loop(data, 20)  # warm-up
+    if not bf16:
+        print("no native bf16 matmuls on this device: every configuration evaluates in float32", flush=True)
+    reference(data, 20, None), lottery_batched(data, 20, k, fast_eval), lottery_loop(data, 20)  # warm-up
     rates: dict[str, list[float]] = {name: [] for name in configs}
     run_seconds: dict[str, list[float]] = {name: [] for name in configs}  # one 50K-iteration run per network
     for r in range(rounds):

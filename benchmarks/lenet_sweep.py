@@ -41,6 +41,7 @@ from lottery.experiments import Experiment, run_experiment
 from lottery.hparams import DatasetHparams
 from lottery.presets import get_preset
 from lottery.options import SpeedOptions
+from lottery.training.precision import fastest_eval_precision
 
 FASHION = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist"
 
@@ -48,7 +49,7 @@ FASHION = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mni
 def sweep_seconds(args, iterations: int, data, dataset: DatasetHparams) -> float:
     hp = get_preset("lenet")
     hp = replace(hp, dataset=dataset, training=replace(hp.training, iterations=iterations))
-    speed = SpeedOptions(together=args.k, eval_precision="bf16")
+    speed = SpeedOptions(together=args.k, eval_precision=fastest_eval_precision(torch.device("cpu")))
     with tempfile.TemporaryDirectory() as root, LocalExecutor(args.workers) as executor:
         with Experiment(hp, Path(root), data=data, data_dir=args.data_dir, progress=False, speed=speed) as exp:
             began = time.perf_counter()
@@ -90,7 +91,7 @@ def main() -> None:
     print(
         f"LeNet sweep: {args.trials} trials x (dense + {args.levels} levels x (ticket, {args.reinit_draws} reinit, "
         f"{args.random_draws} random pruning)) = {trainings} trainings; {args.workers} workers x {args.threads} "
-        f"threads, {args.k} networks together, bf16 evaluation; {what}; "
+        f"threads, {args.k} networks together, {fastest_eval_precision(torch.device('cpu'))} evaluation; {what}; "
         f"load average at start {os.getloadavg()[0]:.1f}",
         flush=True,
     )

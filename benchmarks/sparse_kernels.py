@@ -8,7 +8,7 @@ the output layer keeps density**0.47 of its weights, as after IMP at the paper's
 2. a whole training step of K networks (stacked_fc): dense kernels + dense Adam vs the sparse
    layer (CSR forward, packed kept weights stepped by Adam; training/sparse_fc.py);
 3. lottery's training of K networks with the paper's evaluation (5K+10K images every 100
-   iterations, bf16), in model-iterations per second.
+   iterations; bf16 where its matmuls are native), in model-iterations per second.
 
     python benchmarks/sparse_kernels.py [--short] [--threads 1]
 """
@@ -23,10 +23,12 @@ import warnings
 import torch
 
 from lottery.data import DataSplits
+from lottery.options import EVAL_PRECISIONS
 from lottery.hparams import TrainingHparams
 from lottery.models import get_model_spec
 from lottery.training.batched import Job, train_many
 from lottery.training.stacked_fc import StackedFC
+from lottery.training.precision import fastest_eval_precision
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 LAYERS = ((784, 300), (300, 100), (100, 10))
@@ -118,7 +120,8 @@ def steps(densities, k: int, repeat: int) -> None:
 def training(densities, k: int, iterations: int, rounds: int) -> None:
     print(
         f"\n3. lottery training of {k} networks, {iterations} iterations, eval every 100 on 5K+10K "
-        f"(bf16 evaluation), model-iterations/s (median of {rounds} interleaved rounds)"
+        f"({fastest_eval_precision(torch.device('cpu'))} evaluation), model-iterations/s "
+        f"(median of {rounds} interleaved rounds)"
     )
     g = torch.Generator().manual_seed(2)
 
@@ -128,6 +131,7 @@ def training(densities, k: int, iterations: int, rounds: int) -> None:
     # 5,500 training images (not 55,000): the per-iteration cost is the same, and the two passes
     # over the training set that end every run (train accuracy) stay negligible, as in a 50K-iteration run.
     data = DataSplits(*draw(5_500), *draw(5_000), *draw(10_000), 10)
+    eval_dtype = EVAL_PRECISIONS[fastest_eval_precision(torch.device("cpu"))]
     hp = TrainingHparams(iterations=iterations, eval_every=100)
     print(f"{'density':>8} {'dense':>8} {'sparse':>8} {'speed-up':>9}")
     for density in densities:
@@ -136,7 +140,7 @@ def training(densities, k: int, iterations: int, rounds: int) -> None:
             for label, threshold in (("dense", None), ("sparse", 1.0)):
                 jobs = networks(k, density)
                 began = time.perf_counter()
-                train_many(jobs, data, hp, progress=False, eval_dtype=torch.bfloat16, sparse=threshold)
+                train_many(jobs, data, hp, progress=False, eval_dtype=eval_dtype, sparse=threshold)
                 rates[label].append(k * iterations / (time.perf_counter() - began))
         dense, sparse = statistics.median(rates["dense"]), statistics.median(rates["sparse"])
         print(f"{density:>8.0%} {dense:>8.0f} {sparse:>8.0f} {sparse / dense:>8.2f}x")

@@ -223,3 +223,12 @@ def test_bf16_where_it_is_emulated_gets_a_one_line_warning(capsys, tmp_path, mon
             "so they are emulated and slower than fp32; results are unaffected"
         ]
     )
+
+
+@pytest.mark.parametrize("native, expected", [(False, "fp32"), (True, "bf16")])
+def test_benchmarks_evaluate_in_bf16_only_where_it_is_native(monkeypatch, native, expected):
+    from lottery.training import precision
+
+    monkeypatch.setattr(precision.torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
+    assert precision.fastest_eval_precision(torch.device("cpu")) == expected
+    assert precision.fastest_eval_precision(torch.device("meta")) == "bf16"  # any accelerator: native

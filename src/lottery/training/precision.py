@@ -31,6 +31,12 @@ def native_bf16(device: torch.device) -> bool:
     return device.type != "cpu" or bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def fastest_eval_precision(device: torch.device) -> str:
+    """The faster exact-enough evaluation precision on ``device`` (EVAL_PRECISIONS' key): bf16 where its
+    matmuls are native, else fp32 (emulated bf16 is slower)."""
+    return "bf16" if native_bf16(device) else "fp32"
+
+
 def bf16_warning(device: torch.device, training: str, evaluation: str) -> str | None:
     """One line for a run that asks for bf16 where it is emulated (results are right, only slow)."""
     asked = [what for what, p in (("--precision bf16", training), ("--eval-precision bf16", evaluation)) if p == "bf16"]
