@@ -93,6 +93,37 @@ def main() -> None:
     )
     for name, seconds in spent.items():
         print(f"  {name:<28} {seconds / args.iterations * 1e3:6.2f} ms  {seconds / total:6.1%}")
+    reached = args.k * BATCH * training_flops() * args.iterations / spent["forward + backward"] / 1e9
+    ceiling = matmul_ceiling(torch.bfloat16 if args.precision == "bf16" else torch.float32)
+    print(
+        f"forward + backward: {reached:.0f} GFLOP/s, {reached / ceiling:.0%} of what one large "
+        f"{args.precision} matmul reaches on this thread ({ceiling:.0f} GFLOP/s, 1024x1024x1024)"
+    )
+
+
+BATCH = 60  # the paper's batch size, as in hparams()
+
+
+def training_flops() -> int:
+    """FLOPs of one example's training step of LeNet-300-100: the forward matmuls, the weight gradients,
+    and the input gradients of every layer but the first (each multiply-add is 2 FLOPs)."""
+    layers = [(784, 300), (300, 100), (100, 10)]
+    macs = sum(i * o for i, o in layers)
+    return 2 * (2 * macs + sum(i * o for i, o in layers[1:]))
+
+
+def matmul_ceiling(dtype: torch.dtype, n: int = 1024, repeat: int = 5) -> float:
+    """GFLOP/s of a large square matmul on this thread: the practical peak of the core for ``dtype``."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b  # warm-up
+    best = min(_timed(lambda: a @ b) for _ in range(repeat))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    began = time.perf_counter()
+    fn()
+    return time.perf_counter() - began
 
 
 if __name__ == "__main__":
