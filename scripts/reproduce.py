@@ -71,7 +71,9 @@ TARGETS = {
     },
 }
 # Figure 5 on the JPEG copy of CIFAR-10: the paper's nets, optimizer and learning rates; budget and
-# rounds scaled to a CPU (a level of Conv-2 at the paper's 20,000 iterations is about 1.5 h on 2 cores).
+# rounds scaled to a CPU: a level of Conv-2 at the paper's 20,000 iterations is about 7 h on one core of a
+# 2-core AVX2 CPU (benchmarks/conv_speed.py: 0.79 it/s); at 2,000 iterations each net's 26 trainings take
+# about 8 h on both cores.
 CONV_RATES = {"conv2": "0.2", "conv4": "0.2", "conv6": "0.3"}  # twice the paper's 10%, 10%, 15%
 for net, conv_rate in CONV_RATES.items():
     TARGETS[f"cifar10-jpeg-{net}"] = {
