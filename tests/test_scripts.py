@@ -1,5 +1,7 @@
 """The scripts that make the published results: reproduce.py's targets and paper_claims.py's verdicts."""
 
+import csv
+import io
 import sys
 from pathlib import Path
 
@@ -67,3 +69,36 @@ def test_conv_targets_are_distinct_experiments():
         for t in reproduce.TARGETS
     }
     assert len(names) == len(reproduce.TARGETS)
+
+
+def _jpeg(colour: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (colour, 255 - colour, colour // 2)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+@pytest.mark.slow
+def test_conv_target_reports_and_draws_figure5(tmp_path, monkeypatch):
+    """A conv target shrunk to two iterations, on a tiny image folder: report, claims-free, and Figure 5."""
+    data = tmp_path / "images"
+    for split, count in (("train", 6), ("test", 2)):
+        for c, name in enumerate(("ant", "bee", "cat")):
+            (data / split / name).mkdir(parents=True)
+            for i in range(count):
+                (data / split / name / f"{i}.jpg").write_bytes(_jpeg(40 * c + 10 * i))
+    target = "cifar10-jpeg-conv2"
+    spec = dict(reproduce.TARGETS[target])
+    spec["experiment"] = [*spec["experiment"], "--iterations", "2", "--eval-every", "1", "--levels", "1"]
+    spec["experiment"] += ["--trials", "1", "--validation-size", "3", "--batch-size", "5"]
+    spec["curves"] = "0,1"
+    monkeypatch.setitem(reproduce.TARGETS, target, spec)
+    report = tmp_path / "docs" / "conv2"
+    argv = ["reproduce.py", target, "--data-dir", str(data), "--out", str(tmp_path / "runs"), "--workers", "1"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--report-dir", str(report), "--no-progress"])
+    reproduce.cli()
+    with (report / "table.csv").open() as f:
+        assert {row["branch"] for row in csv.DictReader(f)} == {"ticket", "reinit"}
+    assert (report / "hparams.json").exists() and not (report / "claims.md").exists()
+    assert (tmp_path / "docs" / "figure5.png").read_bytes()[:4] == b"\x89PNG"
