@@ -5,8 +5,9 @@ evaluation every 100 iterations on 5K validation + 10K test images, fc layers pr
 output layer 10% per round), 5 trials, the dense level and 15 pruning rounds (Pm 3.5%), and at every
 pruned level the ticket and one random-reinit draw: 155 trainings (``--random-draws 1`` adds a
 random-pruning control per level: 230). It is run for real,
-through ``run_experiment`` as ``lottery run --workers W --batch-networks K --eval-precision bf16
---threads 1`` runs it (pruning, masks, files, worker processes and all), but with short trainings:
+through ``run_experiment`` as ``lottery run --workers W --batch-networks K --threads 1`` runs it
+(``--eval-precision bf16`` where bf16 matmuls are native; ``--precision`` as given), with pruning,
+masks, files and worker processes, but with short trainings:
 once with ``--short-length`` and once with ``--length`` iterations per training. Wall time is
 linear in the iterations per training, T(n) = A + B n, so the two runs give the cost of the real
 50,000-iteration sweep: A + 50,000 B.
@@ -21,6 +22,7 @@ random data.
 
     python benchmarks/lenet_sweep.py                  # ~5 minutes on 2 cores
     python benchmarks/lenet_sweep.py --random-draws 1 # ~8 minutes
+    python benchmarks/lenet_sweep.py --precision bf16 # bf16 training (pays only with native bf16 matmuls)
     python benchmarks/lenet_sweep.py --trials 2 --levels 4 --length 300 --short-length 100   # ~1 minute
 """
 
@@ -48,7 +50,7 @@ FASHION = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mni
 
 def sweep_seconds(args, iterations: int, data, dataset: DatasetHparams) -> float:
     hp = get_preset("lenet")
-    hp = replace(hp, dataset=dataset, training=replace(hp.training, iterations=iterations))
+    hp = replace(hp, dataset=dataset, training=replace(hp.training, iterations=iterations, precision=args.precision))
     speed = SpeedOptions(together=args.k, eval_precision=fastest_eval_precision(torch.device("cpu")))
     with tempfile.TemporaryDirectory() as root, LocalExecutor(args.workers) as executor:
         with Experiment(hp, Path(root), data=data, data_dir=args.data_dir, progress=False, speed=speed) as exp:
@@ -77,6 +79,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
     parser.add_argument("--k", type=int, default=8, help="networks trained together per worker (default 8)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
+    parser.add_argument(
+        "--precision", choices=["fp32", "bf16"], default="fp32", help="lottery's training precision (default fp32)"
+    )
     parser.add_argument("--data-dir", type=Path, default=FASHION, help="Fashion-MNIST files (default %(default)s)")
     args = parser.parse_args()
     if args.short_length >= args.length:
@@ -91,7 +96,8 @@ def main() -> None:
     print(
         f"LeNet sweep: {args.trials} trials x (dense + {args.levels} levels x (ticket, {args.reinit_draws} reinit, "
         f"{args.random_draws} random pruning)) = {trainings} trainings; {args.workers} workers x {args.threads} "
-        f"threads, {args.k} networks together, {fastest_eval_precision(torch.device('cpu'))} evaluation; {what}; "
+        f"threads, {args.k} networks together, {args.precision} training, "
+        f"{fastest_eval_precision(torch.device('cpu'))} evaluation; {what}; "
         f"load average at start {os.getloadavg()[0]:.1f}",
         flush=True,
     )
