@@ -135,7 +135,7 @@ def claims(data: dict[str, dict[float, dict]]) -> list[tuple[str, str, str, str]
             "Section 2",
             f"below dense from Pm {pm(back)} down"
             if back
-            else f"never below dense down to Pm {pm(lowest)} (the lowest level run)",
+            else f"never below dense down to Pm {pm(lowest)}, the lowest level run ({ticket[lowest]['acc']:.2f}%)",
             ("reproduced" if 2.0 <= back <= 5.0 else f"differs (Pm {pm(back)})")
             if back
             else ("not measured yet" if lowest > 2.9 else "differs"),
