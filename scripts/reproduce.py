@@ -44,8 +44,8 @@ from paper_claims import claims, read  # noqa: E402  (scripts/, beside this file
 TARGETS = {
     "mnist": {
         "experiment": ["--preset", "lenet", "--dataset", "mnist", "--trials", "3", "--levels", "18"],
-        # Controls at five levels, not all 18: 50,000 iterations a network make every level of the
-        # three controls x 3 trials about 40 CPU-minutes on a 2-core machine.
+        # Controls at five levels, not all 18: at 50,000 iterations a network, a level of the three
+        # controls x 3 trials takes 5-18 minutes on a 2-core CPU.
         "branches": ["--reinit-draws", "1", "--random-draws", "1", "--oneshot", "--control-levels", "3,7,12,15,18"],
         "curves": "0,3,7,12,15,18",
     },
