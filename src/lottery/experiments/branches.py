@@ -152,7 +152,7 @@ def run_branch_level(exp, branch: Branch, trial: int, draw: int, level: int) -> 
             f"the {branch.name} branch starts at level {branch.first_level}: level 0 is the shared dense network"
         )
     s = branch.start(exp, trial, draw, level)
-    metrics, _ = exp.train_level(
+    metrics, _ = exp.level_queue.train_level(
         trial,
         branch.folder(draw),
         level,

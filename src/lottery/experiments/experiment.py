@@ -17,7 +17,6 @@ from ..seeds import derive_seed, generator
 from ..options import RunOptions, SpeedOptions
 from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
 from .level_queue import LevelQueue
-from .recording import LevelRequest
 from .records import check_numerics, finished_record, numerics, remove_stale_temp_files
 from ..storage import load_json, load_tensors, save_json, save_tensors
 
@@ -206,28 +205,3 @@ class Experiment:
     def level_queue(self) -> LevelQueue:
         """Trains and records this experiment's levels (experiments/level_queue.py)."""
         return LevelQueue(self)
-
-    def train_level(
-        self,
-        trial: int,
-        branch: str,
-        level: int,
-        start_state: dict,
-        mask: Mask,
-        *,
-        start_iteration: int = 0,
-        snapshot: tuple[int, Path] | None = None,
-        extra: dict | None = None,
-    ):
-        """Train one masked network and record it; see :meth:`LevelQueue.train_level`."""
-        return self.level_queue.train_level(
-            trial, branch, level, start_state, mask, start_iteration=start_iteration, snapshot=snapshot, extra=extra
-        )
-
-    def deferring(self):
-        """Queue the levels asked for in the block and train them together at its end; see
-        :meth:`LevelQueue.deferring`."""
-        return self.level_queue.deferring()
-
-    def train_levels(self, requests: list[LevelRequest]) -> list[tuple[dict, object]]:
-        return self.level_queue.train_levels(requests)

@@ -22,7 +22,7 @@ def run_in_lockstep(exp: Experiment, levels_and_calls: tuple[tuple[int, Call], .
     """Run ``(level, call)`` pairs wave by wave; each wave's training happens at the end of its block.
     ``on_wave(n)`` is told how many calls each finished wave held (for a progress bar)."""
     for wave in waves(levels_and_calls):
-        with exp.deferring():
+        with exp.level_queue.deferring():
             for call in wave:
                 call(exp)
         if on_wave is not None:

@@ -15,7 +15,7 @@ from .layout import LevelPaths
 
 @dataclass
 class LevelRequest:
-    """One network to train for (trial, branch, level): Experiment.train_level's arguments."""
+    """One network to train for (trial, branch, level): LevelQueue.train_level's arguments."""
 
     trial: int
     branch: str
