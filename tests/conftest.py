@@ -24,6 +24,9 @@ QUICK_RUN = [
     "--no-progress",
 ]
 
+# The first words of a lottery run of 20 iterations on the embedded digits (levels and branches follow).
+TINY_RUN = ["run", "--preset", "lenet-digits", "--iterations", "20", "--eval-every", "10"]
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import TINY_RUN
 
 from lottery.cli import build_parser, main
 from lottery.errors import UsageError
@@ -48,13 +49,7 @@ def test_a_registered_branch_runs_end_to_end_and_is_reported(toy, tmp_path, caps
     assert (
         main(
             [
-                "run",
-                "--preset",
-                "lenet-digits",
-                "--iterations",
-                "20",
-                "--eval-every",
-                "10",
+                *TINY_RUN,
                 "--levels",
                 "1",
                 "--negated-draws",

@@ -8,7 +8,7 @@ import filelock
 import pytest
 import torch
 
-from conftest import QUICK_RUN
+from conftest import QUICK_RUN, TINY_RUN
 
 from lottery.cli import build_parser, hparams_from_args, main
 
@@ -198,13 +198,7 @@ def test_bf16_where_it_is_emulated_gets_a_one_line_warning(capsys, tmp_path, mon
 
     monkeypatch.setattr(precision, "native_bf16", lambda device: native)
     argv = [
-        "run",
-        "--preset",
-        "lenet-digits",
-        "--iterations",
-        "20",
-        "--eval-every",
-        "10",
+        *TINY_RUN,
         "--levels",
         "0",
         "--eval-precision",

@@ -4,7 +4,7 @@ process or split evenly over workers, give what training one level at a time giv
 import pytest
 import torch
 
-from conftest import make_splits
+from conftest import TINY_RUN, make_splits
 from lottery.cli import main
 from lottery.executors import LocalExecutor
 from lottery.experiments import Experiment, run_experiment
@@ -122,13 +122,7 @@ def test_split_evenly():
 @pytest.mark.slow
 def test_command_line_speed_options(tmp_path):
     args = [
-        "run",
-        "--preset",
-        "lenet-digits",
-        "--iterations",
-        "20",
-        "--eval-every",
-        "10",
+        *TINY_RUN,
         "--levels",
         "1",
         "--trials",

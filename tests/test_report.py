@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import make_splits
+from conftest import TINY_RUN, make_splits
 from PIL import Image
 
 from lottery.cli import main
@@ -159,13 +159,7 @@ def test_unknown_curve_level_is_a_usage_error(finished, tmp_path, capsys):
 
 def test_cli_run_with_controls_then_report(tmp_path, capsys):
     argv = [
-        "run",
-        "--preset",
-        "lenet-digits",
-        "--iterations",
-        "20",
-        "--eval-every",
-        "10",
+        *TINY_RUN,
         "--levels",
         "1",
         "--reinit-draws",
