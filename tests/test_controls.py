@@ -16,6 +16,7 @@ from lottery.hparams import DatasetHparams, ExperimentHparams, PruningHparams, T
 from lottery.pruning import keep_largest
 from lottery.pruning import density
 from lottery.storage import load_json, load_tensors
+from lottery.training.metrics import Curve
 
 TINY = ExperimentHparams(
     dataset=DatasetHparams("tiny"), training=TrainingHparams(lr=5e-3, batch_size=20, iterations=30, eval_every=10)
@@ -201,7 +202,7 @@ def test_with_rewinding_branches_restart_from_theta_k_at_iteration_k(tmp_path):
         theta_k = load_tensors(exp.paths.trial(0).rewind)
         for branch in ("reinit_0", "random_0", ONESHOT):
             metrics = load_json(exp.paths.trial(0).level(branch, 1).metrics)
-            assert metrics["curve"]["iterations"] == [2, 3, 4]  # same budget and schedule as the ticket
+            assert Curve.from_dict(metrics["curve"]).iterations == [2, 3, 4]  # same budget and schedule as the ticket
         for branch in ("random_0", ONESHOT):
             mask, final = level(exp, branch, 1, "mask"), level(exp, branch, 1, "final")
             assert all(torch.allclose(final[n], theta_k[n] * mask[n], atol=1e-6) for n in exp.prunable_kinds)

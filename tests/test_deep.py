@@ -1,6 +1,7 @@
 """Section 4 of the paper: VGG-19 and ResNet-18 on CIFAR-sized images, SGD schedules with warmup,
 global pruning, rewinding to θk, batch-norm state on reset, augmentation, Figures 7-8."""
 
+import dataclasses
 import json
 from dataclasses import replace
 
@@ -23,7 +24,7 @@ from lottery.pruning import GlobalRanking
 from lottery.seeds import generator
 from lottery.report.iterations import accuracy_at, iteration_text, iterations_figure, points_at
 from lottery.storage import load_tensors
-from lottery.training import learning_rate, train
+from lottery.training import Schedule, learning_rate, train
 
 IMAGE = (3, 32, 32)
 
@@ -115,7 +116,7 @@ def test_training_steps_use_the_schedule_and_continue_it_after_a_rewind(monkeypa
     model = get_model_spec("lenet_300_100").build(data.input_shape, 10)
     mask = {n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters() if n.endswith("weight")}
     hp = TrainingHparams(optimizer="sgd", lr=0.1, warmup=4, lr_drops=(5,), batch_size=8, iterations=7, eval_every=7)
-    train(model, mask, data, hp, seed=0, start_iteration=2, progress=False)
+    train(model, mask, data, hp, schedule=Schedule(start_iteration=2, progress=False), seed=0)
     assert seen == pytest.approx([0.075, 0.1, 0.1, 0.01, 0.01])  # iterations 2..6
 
 
@@ -207,9 +208,10 @@ def record_starts(monkeypatch):
     starts = []
     real_train = batched_module.train
 
-    def recording_train(model, mask, data, hp, seed, **kwargs):
-        starts.append({"state": {k: v.clone() for k, v in model.state_dict().items()}, **kwargs})
-        return real_train(model, mask, data, hp, seed, **kwargs)
+    def recording_train(model, mask, data, hp, seed, schedule, **kwargs):
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        starts.append({"state": state, **dataclasses.asdict(schedule), **kwargs})
+        return real_train(model, mask, data, hp, seed, schedule, **kwargs)
 
     monkeypatch.setattr(batched_module, "train", recording_train)
     return starts
@@ -242,7 +244,13 @@ def test_reset_restores_weights_and_batch_norm_to_theta_k(tmp_path, monkeypatch,
         with open_experiment(tmp_path / "replay", deep_hparams(rewind=0, ignore=("conv.weight",))) as fresh:
             hp = replace(fresh.hp.training, iterations=k)
             result = train(
-                replay, fresh.full_mask(), fresh.data, hp, fresh.trial_seed(0), augment=flip_and_crop, progress=False
+                replay,
+                fresh.full_mask(),
+                fresh.data,
+                hp,
+                fresh.trial_seed(0),
+                schedule=Schedule(progress=False),
+                augment=flip_and_crop,
             )
         for name, value in result.final_state.items():
             assert torch.allclose(rewind[name].float(), value.float(), atol=1e-6), name

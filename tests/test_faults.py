@@ -13,7 +13,7 @@ import torch
 from lottery.cli import main
 from lottery.experiments.records import is_level_record
 from lottery.storage import save_json, save_tensors
-from lottery.training import loop, rng
+from lottery.training import Schedule, loop, rng
 from lottery.hparams import TrainingHparams
 
 from conftest import QUICK_RUN, make_splits
@@ -266,6 +266,14 @@ def test_training_saves_and_restores_the_random_state_through_rng(tmp_path, monk
     hp = TrainingHparams(batch_size=40, iterations=8, eval_every=2)
     for _ in range(2):  # the second call resumes from the checkpoint the first one left
         model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
-        loop.train(model, mask, data, hp, 0, checkpoint=tmp_path / "c.pt", checkpoint_every=4, progress=False)
+        loop.train(
+            model,
+            mask,
+            data,
+            hp,
+            0,
+            schedule=Schedule(checkpoint_every=4, progress=False),
+            checkpoint=tmp_path / "c.pt",
+        )
     assert saved and all(d == torch.device("cpu") for d in saved)
     assert len(restored) == 1 and torch.equal(restored[0][0]["cuda_rng"], torch.tensor([9], dtype=torch.uint8))

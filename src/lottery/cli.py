@@ -113,6 +113,16 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--debug", action="store_true", help="check after every step that pruned weights stay zero")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
+    g.add_argument(
+        "--test-curve",
+        nargs="?",
+        const=True,
+        default=False,
+        type=level_list,
+        metavar="K,L,...",
+        help="evaluate the test set at every evaluation (at every level, or at these levels), for Figure 3's "
+        "curves; by default only at each new validation minimum and at the end, which gives the same results",
+    )
 
 
 def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
@@ -206,6 +216,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         data_dir=args.data_dir,
         download=args.download,
         speed=speed_from_args(args),
+        test_curve=args.test_curve,
     )
 
 

@@ -35,7 +35,7 @@ from ..pruning import Mask, apply_mask, density
 from ..report.plots import plt, save_figure
 from ..seeds import derive_seed
 from ..storage import load_json, save_json
-from ..training import evaluate, train
+from ..training import Schedule, evaluate, train
 from .folder import ExperimentFolder
 
 BN_EXAMPLES, BN_BATCH = 2000, 200  # training images used to recompute batch norm statistics
@@ -178,9 +178,7 @@ class InstabilityRun:
             self.data,
             hp,
             seed,
-            start_iteration=start_iteration,
-            progress=self.progress,
-            description=what,
+            Schedule(start_iteration=start_iteration, progress=self.progress, description=what),
             augment=flip_and_crop if self.hp.dataset.augment else None,
         )
         return result.final_state

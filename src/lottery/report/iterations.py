@@ -3,7 +3,8 @@
 (learning rate / warmup setting); the winning ticket solid, random reinitialization dashed.
 
 Accuracies come from the stored learning curves: the evaluation recorded at the iteration, or the
-last one before it when the iteration falls between evaluations.
+last one before it when the iteration falls between evaluations. That evaluation must have measured
+the test set, which every evaluation does in runs made with ``--test-curve``.
 """
 
 import bisect
@@ -11,13 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
+from ..training.metrics import Curve
 from .plots import BRANCH_LINES, pm_axis, plt, save_figure
 from .results import Stat, branch_kind, load_experiment
 
 
-def accuracy_at(curve: dict, iteration: int) -> float:
-    """Test accuracy of a learning curve at ``iteration`` (the last evaluation at or before it)."""
-    its = curve["iterations"]
+def accuracy_at(stored: dict, iteration: int) -> float:
+    """Test accuracy of a stored learning curve at ``iteration`` (the last evaluation at or before it)."""
+    curve = Curve.from_dict(stored)
+    its = curve.iterations
     if not its or iteration > its[-1]:
         raise UsageError(
             f"iteration {iteration} is past the end of training "
@@ -26,7 +29,14 @@ def accuracy_at(curve: dict, iteration: int) -> float:
     index = bisect.bisect_right(its, iteration) - 1
     if index < 0:
         raise UsageError(f"iteration {iteration} is before the first evaluation at iteration {its[0]}")
-    return curve["test_acc"][index]
+    accuracy = curve.series["test_acc"].at(its[index])
+    if accuracy is None:
+        raise UsageError(
+            f"iteration {iteration}: the evaluation at iteration {its[index]} did not measure the test set "
+            "(only the early stop and the end are tested by default); run with --test-curve to read "
+            "test accuracy at any evaluation"
+        )
+    return accuracy
 
 
 @dataclass

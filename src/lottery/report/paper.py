@@ -108,15 +108,30 @@ def markdown_table(levels: list[LevelStats]) -> str:
     return "\n".join(lines)
 
 
+def levels_with_test_curves(e: LoadedExperiment) -> list[int]:
+    """Finished ticket levels whose every trial recorded its whole test curve (``--test-curve``)."""
+    levels = {r["level"] for r in e.runs if r["branch"] == "ticket"}
+    without = {r["level"] for r in e.runs if r["branch"] == "ticket" and not figures.has_test_curve(r)}
+    return sorted(levels - without)
+
+
 def check_curve_levels(e: LoadedExperiment, wanted: list[int] | None) -> list[int]:
     available = e.ticket_levels()
+    with_curves = levels_with_test_curves(e)
     if wanted is None:
-        return figures.default_curve_levels(available)
+        return figures.default_curve_levels(with_curves)
     missing = sorted(set(wanted) - set(available))
     if missing:
         raise UsageError(
             f"--levels-for-curves: level(s) {', '.join(map(str, missing))} not finished in {e.folder}; "
             f"finished ticket levels: {', '.join(map(str, available))}"
+        )
+    untested = sorted(set(wanted) - set(with_curves))
+    if untested:
+        raise UsageError(
+            f"--levels-for-curves: level(s) {', '.join(map(str, untested))} of {e.folder} have no test curve "
+            f"(the test set was evaluated only at the early stop and the end); rerun those levels with "
+            f"`lottery run ... --test-curve {','.join(map(str, untested))}` into a new --out"
         )
     return list(dict.fromkeys(wanted))
 
@@ -160,7 +175,13 @@ def make_report(
         trials = len({r["trial"] for r in e.runs})
         title = f"{e.name} ({trials} trial{'s' if trials > 1 else ''})"
         written.append(figures.figure1(e.levels, title, where / f"fig1.{fmt}"))
-        written.append(figures.figure3(e.runs, levels_for_curves, title, where / f"fig3.{fmt}"))
+        if levels_for_curves:
+            written.append(figures.figure3(e.runs, levels_for_curves, title, where / f"fig3.{fmt}"))
+        else:
+            notes.append(
+                f"{e.name}: no Figure 3 (no ticket level has its whole test curve; run the levels to draw "
+                f"with `lottery run ... --test-curve K,L,...`)"
+            )
         written.append(figures.figure4(e.levels, title, where / f"fig4.{fmt}"))
         notes += missing_branch_notes(e)
     markdown = "\n\n".join(experiment_markdown(e) for e in experiments) + "\n"
