@@ -91,7 +91,8 @@ BRANCHES: Registry[Branch] = Registry("branch", "lottery.experiments", unique="f
 
 def register_branch(cls: type[Branch]) -> type[Branch]:
     """Class decorator: make ``cls`` a branch of every experiment (flag, plan, reports)."""
-    BRANCHES.register(cls.name, cls())
+    branch = cls()
+    BRANCHES.register(branch.name, branch)
     return cls
 
 
