@@ -1,5 +1,6 @@
-"""Data sets by name. A loader returns the raw official train/test split; splitting and
-normalization are shared (see splits.py)."""
+"""Data sets by name. A module of this package registers a loader, which returns the raw official
+train/test split (splitting and normalization are shared, see splits.py); DATASETS imports every
+module here before its first lookup."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UsageError
+from ..registry import Registry
 
 
 @dataclass
@@ -20,23 +21,21 @@ class RawData:
     validation_size: int  # the default number of training examples held out for validation
 
 
-_DATASETS: dict[str, Callable[[Path, bool], RawData]] = {}
+Loader = Callable[[Path, bool], RawData]  # (data folder, download missing files) -> the raw data
+DATASETS: Registry[Loader] = Registry("dataset", "lottery.data")
 
 
 def register_dataset(name: str):
     def decorator(loader):
-        _DATASETS[name] = loader
+        DATASETS.register(name, loader)
         return loader
 
     return decorator
 
 
 def dataset_names() -> list[str]:
-    return sorted(_DATASETS)
+    return DATASETS.names()
 
 
-def get_loader(name: str) -> Callable[[Path, bool], RawData]:
-    try:
-        return _DATASETS[name]
-    except KeyError:
-        raise UsageError(f"unknown dataset {name!r}; choose one of: {', '.join(dataset_names())}") from None
+def get_loader(name: str) -> Loader:
+    return DATASETS.get(name)
