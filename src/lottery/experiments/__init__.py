@@ -3,8 +3,10 @@ import pkgutil
 
 from .branches import Branch, Start, Style, register_branch, unregister_branch
 from .experiment import Experiment
+from .folder import ExperimentFolder
 from .imp import run_ticket_level, ticket_mask
 from .layout import TICKET, ExperimentPaths
+from .level_record import LevelRecord
 from .runner import run_experiment, run_imp
 
 # Import every module of this package, so that a branch module registers itself by being here.
@@ -15,7 +17,9 @@ __all__ = [
     "TICKET",
     "Branch",
     "Experiment",
+    "ExperimentFolder",
     "ExperimentPaths",
+    "LevelRecord",
     "Start",
     "Style",
     "register_branch",
