@@ -49,6 +49,7 @@ def test_copied_result_folders_are_not_counted_twice(finished, tmp_path):
     exp = ExperimentFolder(folder)
     assert exp.trials() == [0]
     assert exp.branches(0) == ["reinit_0", TICKET]
+    assert exp.draws(0, "reinit") == [0] and exp.draws(0, TICKET) == [0]
     assert exp.levels(0, TICKET) == [0, 1]
     runs = load_experiment(folder).runs
     assert where(runs) == where(before)
