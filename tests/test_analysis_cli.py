@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lottery.analysis.folder import ExperimentFolder
+from lottery.experiments import ExperimentFolder
 from lottery.analysis.instability import InstabilityRun
 from lottery.cli import main
 

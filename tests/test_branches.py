@@ -72,7 +72,7 @@ def test_a_registered_branch_runs_end_to_end_and_is_reported(toy, tmp_path, caps
         assert all(torch.equal(mask[n], ticket[n]) for n in ticket)
         assert load_json(level / "metrics.json")["negated"] == {"draw": d}
 
-    _, runs = load_experiment(folder)
+    runs = load_experiment(folder).runs
     assert [(ls.branch, ls.level, ls.trials) for ls in aggregate(runs)] == [
         (TICKET, 0, 1),
         (TICKET, 1, 1),

@@ -7,7 +7,7 @@ import torch
 from conftest import make_splits
 from scipy.stats import ks_2samp
 
-from lottery.experiments import TICKET, Experiment, run_experiment
+from lottery.experiments import TICKET, Experiment, ExperimentFolder, run_experiment
 from lottery.experiments.controls import random_mask, reinit_state, run_random_level, run_reinit_level
 from lottery.experiments.oneshot import ONESHOT, oneshot_mask, run_oneshot_level
 from lottery.experiments.runner import plan
@@ -158,7 +158,9 @@ def test_plan_resume_and_no_control_at_level_0(done):
     assert all(u.level >= 1 for u in units if u.branch != TICKET)
     assert [u.trial for u in units] == sorted(u.trial for u in units)  # a trial finishes before the next
     trial = done.paths.trial(0)
-    assert {"reinit_0", "reinit_1", "random_0", "random_1", ONESHOT, TICKET} == set(trial.branches())
+    assert {"reinit_0", "reinit_1", "random_0", "random_1", ONESHOT, TICKET} == set(
+        ExperimentFolder(done.paths.folder).branches(0)
+    )
     assert not (trial.folder / "reinit_0" / "level_0").exists()
     assert run_experiment(done, 1, LEVELS, reinit_draws=DRAWS, random_draws=DRAWS, oneshot=True) == []
     for run in (

@@ -17,6 +17,7 @@ from lottery.data.augment import flip_and_crop
 from lottery.errors import UsageError
 from lottery.experiments import Experiment, TICKET
 from lottery.experiments.imp import run_ticket_level
+from lottery.experiments.level_record import LevelRecord, Summary
 from lottery.hparams import DatasetHparams, ExperimentHparams, ModelHparams, PruningHparams, TrainingHparams
 from lottery.models import CONV, OUTPUT, SHORTCUT, count_weights, get_model_spec
 from lottery.presets import get_preset, preset_names
@@ -311,13 +312,15 @@ def test_cli_switches_augmentation_and_rewinding():
 # -- Figures 7-8 --------------------------------------------------------------------------------
 
 
-def fake_run(branch, level, density, accuracies, trial=0):
+def fake_run(branch, level, density, accuracies, trial=0) -> LevelRecord:
     curve = {"iterations": [0, 500, 1000], "val_loss": [1, 1, 1], "val_acc": [0, 0, 0], "test_acc": accuracies}
-    return {"trial": trial, "branch": branch, "level": level, "density": density, "curve": curve}
+    numbers = [f.name for f in dataclasses.fields(Summary) if f.name != "other"]
+    summary = Summary(**dict.fromkeys(numbers, 0.0) | {"early_stop_iteration": 1000})
+    return LevelRecord(trial, branch, level, density, {}, summary, curve, seeds={})
 
 
 def test_accuracy_read_at_an_iteration_from_the_stored_curve():
-    curve = fake_run("ticket", 0, 1.0, [0.1, 0.5, 0.8])["curve"]
+    curve = fake_run("ticket", 0, 1.0, [0.1, 0.5, 0.8]).curve
     assert accuracy_at(curve, 500) == 0.5
     assert accuracy_at(curve, 999) == 0.5  # between evaluations: the last one before
     assert accuracy_at(curve, 1000) == 0.8
@@ -345,7 +348,9 @@ def test_iterations_figure_from_experiment_folders(tmp_path):
         for level, density in ((0, 1.0), (1, 0.8)):
             level_dir = folder / "trial_0" / "ticket" / f"level_{level}"
             level_dir.mkdir(parents=True, exist_ok=True)
-            (level_dir / "metrics.json").write_text(json.dumps(fake_run("ticket", level, density, [0.1, 0.5, 0.8])))
+            (level_dir / "metrics.json").write_text(
+                json.dumps(fake_run("ticket", level, density, [0.1, 0.5, 0.8]).to_json())
+            )
         folders.append(folder)
     path = iterations_figure(folders, [500, 1000], tmp_path / "fig" / "fig7.png")
     assert (iteration_text(30_000), iteration_text(500), iteration_text(1500)) == ("30K", "500", "1,500")

@@ -82,10 +82,10 @@ def test_trials_use_their_own_seeds_and_aggregate(tmp_path, tiny_data):
     exp = run(tmp_path, tiny_data, trials=2, levels=1)
     a, b = (load_tensors(exp.paths.trial(t).init) for t in (0, 1))
     assert not torch.equal(a["hidden.0.weight"], b["hidden.0.weight"])
-    _, runs = load_experiment(exp.paths.folder)
+    runs = load_experiment(exp.paths.folder).runs
     levels = aggregate(runs)
     assert [(ls.branch, ls.level, ls.trials) for ls in levels] == [("ticket", 0, 2), ("ticket", 1, 2)]
-    accs = [r["summary"]["test_acc_at_early_stop"] for r in runs if r["level"] == 1]
+    accs = [r.summary.test_acc_at_early_stop for r in runs if r.level == 1]
     assert levels[1].stats["test_acc_at_early_stop"].low == min(accs)
     assert levels[1].stats["test_acc_at_early_stop"].high == max(accs)
 

@@ -115,7 +115,7 @@ def test_svg_and_several_experiments(finished, tmp_path):
 
 
 def test_figure_axes_follow_the_paper(finished):
-    levels = aggregate(load_experiment(finished)[1])
+    levels = aggregate(load_experiment(finished).runs)
     data = with_dense_start(levels, figure_branches(4))
     fig, ax = plt.subplots()
     plot_metric(ax, data, "test_acc_at_early_stop", 100)

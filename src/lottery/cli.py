@@ -226,16 +226,19 @@ def open_experiment(args: argparse.Namespace) -> Experiment:
 
 
 def show(folder: Path) -> str:
-    info, runs = load_experiment(folder)
-    if not runs:
+    """The table of an experiment folder; notes on damaged level records go to stderr."""
+    results = load_experiment(folder)
+    for note in results.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not results.runs:
         return f"{folder}: no finished levels yet"
-    seeds = sorted({(r["trial"], r["seeds"]["trial_seed"]) for r in runs})
+    seeds = sorted({(r.trial, r.seeds["trial_seed"]) for r in results.runs})
     header = [
-        f"experiment {info['name']}  ({folder})",
-        "non-default hyperparameters: " + str(info["non_default"]),
+        f"experiment {results.info.name}  ({folder})",
+        "non-default hyperparameters: " + str(results.info.non_default),
         "trial seeds: " + ", ".join(f"trial {t}: {s}" for t, s in seeds),
     ]
-    return "\n".join(header + ["", text_table(aggregate(runs))])
+    return "\n".join(header + ["", text_table(aggregate(results.runs))])
 
 
 def cmd_run(args) -> int:
@@ -259,8 +262,7 @@ def cmd_run(args) -> int:
             _ = exp.data  # every level had finished already: still report missing or corrupt data files
         folder = exp.paths.folder
     print(show(folder))
-    _, runs = load_experiment(folder)
-    figure = plots.summary_figure(aggregate(runs), folder.name, folder / "summary.png")
+    figure = plots.summary_figure(aggregate(load_experiment(folder).runs), folder.name, folder / "summary.png")
     print(f"\nfigure: {figure}")
     return 0
 

@@ -15,9 +15,8 @@ from ..experiments.layout import TICKET
 from ..pruning import layer_density
 from ..report.figures import default_curve_levels
 from ..experiments.branches import branch_kind, branch_order
-from ..storage import load_json
+from ..experiments.folder import ExperimentFolder
 from . import anatomy, figures
-from .folder import ExperimentFolder
 from .overlap import expected_random_jaccard, jaccard
 
 ONESHOT = "oneshot"
@@ -65,8 +64,8 @@ class Analysis:
         for t in self.trials:
             for branch in self.exp.branches(t):
                 for k in self.exp.levels(t, branch):
-                    metrics = load_json(self.exp.level(t, branch, k).metrics) or {}
-                    per_layer = metrics.get("layer_density") or layer_density(self.mask(t, branch, k))
+                    record = self.exp.record(t, branch, k)
+                    per_layer = (record and record.layer_density) or layer_density(self.mask(t, branch, k))
                     samples.setdefault((branch_kind(branch), k), []).append(per_layer)
         out: dict[str, dict[int, dict[str, float]]] = {}
         for (kind, k), members in sorted(samples.items(), key=lambda kv: (branch_order(kv[0][0]), kv[0][1])):

@@ -26,17 +26,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data import DataSplits, load_splits
+from ..data import DataSplits
 from ..data.augment import flip_and_crop
 from ..errors import UsageError
+from ..experiments.build import build_model, load_data, trial_seed
+from ..experiments.folder import ExperimentFolder
 from ..experiments.layout import TICKET
-from ..models import get_model_spec
 from ..pruning import Mask, apply_mask, density
 from ..report.plots import plt, save_figure
 from ..seeds import derive_seed
 from ..storage import load_json, save_json
 from ..training import Schedule, evaluate, train
-from .folder import ExperimentFolder
 
 BN_EXAMPLES, BN_BATCH = 2000, 200  # training images used to recompute batch norm statistics
 
@@ -157,14 +157,12 @@ class InstabilityRun:
             trials = ", ".join(map(str, self.exp.trials())) or "none"
             raise UsageError(f"{folder} has no trial {trial} (trials: {trials})")
         self.trial, self.device, self.progress = trial, torch.device(device), progress
-        d = self.hp.dataset
-        self.data = (data or load_splits(d.name, data_dir, download, d.validation_size, d.split_seed)).to(self.device)
-        self.trial_seed = self.hp.seed + trial  # as Experiment.trial_seed
+        self.data = (data or load_data(self.hp, data_dir, download)).to(self.device)
+        self.trial_seed = trial_seed(self.hp, trial)
         self._starts: dict[int, dict] = {}
 
     def build_model(self) -> nn.Module:
-        spec = get_model_spec(self.hp.model.name)
-        return spec.build(self.data.input_shape, self.data.num_classes, dropout=self.hp.model.dropout).to(self.device)
+        return build_model(self.hp, self.data, self.device)
 
     def _train(self, state: dict, mask: Mask, seed: int, start_iteration: int, iterations: int, what: str) -> dict:
         model = self.build_model()

@@ -8,16 +8,19 @@ from pathlib import Path
 import filelock
 import torch
 
-from ..data import BatchStream, DataSplits, load_splits
+from ..data import BatchStream, DataSplits
 from ..errors import LotteryError, UsageError
 from ..hparams import ExperimentHparams
 from ..models import LotteryModel, get_model_spec
 from ..pruning import Mask, PruningStrategy, full_mask, get_strategy
 from ..seeds import derive_seed, generator
 from ..options import RunOptions, SpeedOptions
+from .build import build_model, load_data, trial_seed
+from .folder import ExperimentFolder
 from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
 from .level_queue import LevelQueue
-from .records import check_numerics, finished_record, numerics, remove_stale_temp_files
+from .level_record import numerics
+from .recording import check_numerics, finished_record, remove_stale_temp_files
 from ..storage import load_json, load_tensors, save_json, save_tensors
 
 
@@ -78,7 +81,7 @@ class Experiment:
             ) from None
         try:
             remove_stale_temp_files(self.paths.folder)
-            check_numerics(self.paths, self.numerics)
+            check_numerics(ExperimentFolder(self.paths.folder), self.numerics)
         except BaseException:
             lock.release()
             raise
@@ -129,17 +132,13 @@ class Experiment:
     @property
     def data(self) -> DataSplits:
         if self._data is None:
-            d = self.hp.dataset
-            o = self.options
-            self._data = load_splits(d.name, o.data_dir, o.download, d.validation_size, d.split_seed)
+            self._data = load_data(self.hp, self.options.data_dir, self.options.download)
         if self._data.train_x.device != self.device:
             self._data = self._data.to(self.device)
         return self._data
 
     def build_model(self) -> LotteryModel:
-        data = self.data
-        spec = get_model_spec(self.hp.model.name)
-        return spec.build(data.input_shape, data.num_classes, dropout=self.hp.model.dropout).to(self.device)
+        return build_model(self.hp, self.data, self.device)
 
     @cached_property
     def prunable_kinds(self) -> dict[str, str]:
@@ -151,7 +150,7 @@ class Experiment:
         return {n: k for n, k in kinds.items() if n not in self.hp.pruning.ignore}
 
     def trial_seed(self, trial: int) -> int:
-        return self.hp.seed + trial
+        return trial_seed(self.hp, trial)
 
     def fresh_init(self, trial: int, *purpose) -> dict:
         """A state dict drawn from the init distribution with a seed named by (trial, purpose)."""
@@ -194,7 +193,7 @@ class Experiment:
 
     # -- one level ----------------------------------------------------------------------------
     def finished(self, paths: LevelPaths) -> dict | None:
-        """The level's metrics if it finished intact (a damaged level is redone: see records.py)."""
+        """The level's metrics if it finished intact (a damaged level is redone: see recording.py)."""
         return finished_record(paths)
 
     @property

@@ -62,10 +62,10 @@ def compare_series(folders: list[Path]) -> list[Series]:
     """Lines of every experiment; labels are made unique with the folder name when nets repeat."""
     loaded = []
     for folder in folders:
-        info, runs = load_experiment(folder)
-        if not runs:
+        results = load_experiment(folder)
+        if not results.runs:
             raise LotteryError(f"{folder} has no finished levels yet; nothing to plot")
-        loaded.append((Path(folder), experiment_label(info["hparams"]), aggregate(runs)))
+        loaded.append((Path(folder), experiment_label(results.info.hparams.to_dict()), aggregate(results.runs)))
     labels = [label for _, label, _ in loaded]
     out = []
     for folder, label, levels in loaded:

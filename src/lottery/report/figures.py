@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..experiments.branches import figure_branches
+from ..experiments.level_record import LevelRecord
 from ..training.metrics import Curve
 from .plots import plot_metric, plt, save_figure, style
 from .results import LevelStats, branch_kind
@@ -96,9 +97,9 @@ def mean_curve(curves: list[dict], key: str = "test_acc") -> tuple[np.ndarray, n
     return np.array(common), values.mean(0), values.min(0), values.max(0)
 
 
-def has_test_curve(run: dict) -> bool:
+def has_test_curve(run: LevelRecord) -> bool:
     """Whether a level's record holds its whole test curve (run with ``--test-curve``)."""
-    return Curve.from_dict(run["curve"]).has_full("test_acc")
+    return Curve.from_dict(run.curve).has_full("test_acc")
 
 
 def default_curve_levels(available: list[int], count: int = 4) -> list[int]:
@@ -109,14 +110,14 @@ def default_curve_levels(available: list[int], count: int = 4) -> list[int]:
     return sorted({available[i] for i in picks})
 
 
-def figure3(runs: list[dict], curve_levels: list[int], title: str, path: Path) -> Path:
+def figure3(runs: list[LevelRecord], curve_levels: list[int], title: str, path: Path) -> Path:
     """Test accuracy during training: one panel per branch kind, one line per chosen level.
     The dense network (level 0) appears in every panel as the shared reference. Only records that
     hold their whole test curve are drawn (see :func:`has_test_curve`)."""
-    groups: dict[tuple[str, int], list[dict]] = {}
+    groups: dict[tuple[str, int], list[LevelRecord]] = {}
     for run in runs:
         if has_test_curve(run):
-            groups.setdefault((branch_kind(run["branch"]), run["level"]), []).append(run)
+            groups.setdefault((branch_kind(run.branch), run.level), []).append(run)
     panels = [b for b in figure_branches(3) if any(kind == b for kind, _ in groups)]
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(curve_levels), 1)))
     with plt.rc_context(PAPER_STYLE):
@@ -134,8 +135,8 @@ def figure3(runs: list[dict], curve_levels: list[int], title: str, path: Path) -
                 members = groups.get((branch, level)) or (groups.get(("ticket", 0)) if level == 0 else None)
                 if not members:
                     continue
-                it, mean, low, high = mean_curve([m["curve"] for m in members])
-                density = 100 * float(np.mean([m["density"] for m in members]))
+                it, mean, low, high = mean_curve([m.curve for m in members])
+                density = 100 * float(np.mean([m.density for m in members]))
                 ax.plot(
                     it,
                     100 * mean,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
+from ..experiments.level_record import LevelRecord
 from ..training.metrics import Curve
 from .plots import BRANCH_LINES, pm_axis, plt, save_figure
 from .results import Stat, branch_kind, load_experiment
@@ -47,19 +48,19 @@ class Point:
     accuracy: Stat  # over trials (and control draws)
 
 
-def points_at(runs: list[dict], iteration: int, branches: tuple[str, ...] = tuple(BRANCH_LINES)) -> list[Point]:
+def points_at(runs: list[LevelRecord], iteration: int, branches: tuple[str, ...] = tuple(BRANCH_LINES)) -> list[Point]:
     """Test accuracy at ``iteration`` per (branch kind, level), aggregated over trials."""
-    groups: dict[tuple[str, int], list[dict]] = {}
+    groups: dict[tuple[str, int], list[LevelRecord]] = {}
     for run in runs:
-        kind = branch_kind(run["branch"])
+        kind = branch_kind(run.branch)
         if kind in branches:
-            groups.setdefault((kind, run["level"]), []).append(run)
+            groups.setdefault((kind, run.level), []).append(run)
     return [
         Point(
             kind,
             level,
-            sum(r["density"] for r in members) / len(members),
-            Stat.of([accuracy_at(r["curve"], iteration) for r in members]),
+            sum(r.density for r in members) / len(members),
+            Stat.of([accuracy_at(r.curve, iteration) for r in members]),
         )
         for (kind, level), members in sorted(groups.items())
     ]
@@ -87,10 +88,10 @@ def iterations_figure(folders: list[Path], iterations: list[int], path: Path, ti
         raise UsageError("give at least one iteration count to read the accuracy at")
     experiments = []
     for folder in folders:
-        info, runs = load_experiment(folder)
-        if not runs:
+        results = load_experiment(folder)
+        if not results.runs:
             raise LotteryError(f"{folder} has no finished levels yet; nothing to plot")
-        experiments.append((setting_label(info["hparams"]), runs))
+        experiments.append((setting_label(results.info.hparams.to_dict()), results.runs))
 
     fig, axes = plt.subplots(
         1, len(iterations), figsize=(4.2 * len(iterations), 3.6), squeeze=False, constrained_layout=True
