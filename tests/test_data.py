@@ -1,5 +1,9 @@
+import errno
 import gzip
 import hashlib
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -251,6 +255,68 @@ def test_cache_is_keyed_by_content(tmp_path, monkeypatch):
     assert not torch.equal(first.train_x, second.train_x)
     assert (second.train_x[:, 1, 0, 0] == 205).sum() == 1
     assert len(list((tmp_path / "cache" / "decoded").glob("*.pt"))) == 2
+
+
+def _write_folder(folder, files: dict[str, bytes]):
+    for name, raw in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(raw)
+    return folder
+
+
+class _FullDiskFile:
+    """An open file whose writes fail as on a full disk."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def fileno(self):
+        return self.f.fileno()
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _fill_disk_under(monkeypatch, folder):
+    """Files created (atomically, through a temp file) under ``folder`` fail to write as on a full disk."""
+    real_mkstemp, real_fdopen, full = tempfile.mkstemp, os.fdopen, set()
+
+    def mkstemp(*args, **kwargs):
+        fd, name = real_mkstemp(*args, **kwargs)
+        if Path(name).is_relative_to(folder):
+            full.add(fd)
+        return fd, name
+
+    def fdopen(fd, *args, **kwargs):
+        f = real_fdopen(fd, *args, **kwargs)
+        if fd not in full:
+            return f
+        full.discard(fd)  # the number is reused by the next file opened
+        return _FullDiskFile(f)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "fdopen", fdopen)
+
+
+def test_a_full_cache_disk_costs_time_not_the_run(tmp_path, monkeypatch, capsys):
+    from lottery.cli import main
+
+    monkeypatch.setenv("LOTTERY_CACHE", str(tmp_path / "cache"))
+    _fill_disk_under(monkeypatch, tmp_path / "cache")
+    images = _write_folder(tmp_path / "images", _image_files())
+    data = ["--dataset", "cifar10-jpeg", "--data-dir", str(images), "--validation-size", "3", "--batch-size", "3"]
+    argv = ["run", "--preset", "lenet-digits", "--iterations", "4", "--eval-every", "2", "--levels", "1"]
+    assert main(argv + data + ["--no-progress", "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("lottery: ") == 1 and "cannot write data cache" in err and "no space left" in err
+    assert len(list((tmp_path / "out").glob("*/trial_0/ticket/level_1/metrics.json"))) == 1
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and not p.name.endswith(".lock")]
 
 
 def test_idx_data_sets_are_cached_after_verification_and_cache_can_be_off(tmp_path, monkeypatch):

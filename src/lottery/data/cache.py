@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import LotteryError
 from ..storage import load_tensors, save_tensors
 from .registry import RawData
 
@@ -73,6 +74,10 @@ def _warn(message: str) -> None:
     print(f"lottery: {message}", file=sys.stderr)
 
 
+def _skip_write(path: Path, reason: str) -> None:
+    _warn(f"cannot write data cache {path} ({reason}); going on without it (the data will be decoded again next time)")
+
+
 def cached(name: str, reader_version: int, source_sha256: Sequence[str], decode: Callable[[], RawData]) -> RawData:
     """``decode()``'s RawData, from the cache when a file for these sources is there, else decoded and stored."""
     path = cache_path(name, reader_version, source_sha256)
@@ -97,7 +102,9 @@ def cached(name: str, reader_version: int, source_sha256: Sequence[str], decode:
             try:
                 save_tensors(path, _to_file(raw))
             except OSError as e:
-                _warn(f"cannot write data cache {path} ({e.strerror or e}); the data will be decoded again next time")
+                _skip_write(path, e.strerror or str(e))
+            except LotteryError:  # storage reports a full disk (or quota) as a LotteryError
+                _skip_write(path, "no space left")
         return raw
     finally:
         lock.release()
