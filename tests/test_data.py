@@ -311,12 +311,47 @@ def test_a_full_cache_disk_costs_time_not_the_run(tmp_path, monkeypatch, capsys)
     _fill_disk_under(monkeypatch, tmp_path / "cache")
     images = _write_folder(tmp_path / "images", _image_files())
     data = ["--dataset", "cifar10-jpeg", "--data-dir", str(images), "--validation-size", "3", "--batch-size", "3"]
-    argv = ["run", "--preset", "lenet-digits", "--iterations", "4", "--eval-every", "2", "--levels", "1"]
-    assert main(argv + data + ["--no-progress", "--out", str(tmp_path / "out")]) == 0
+    assert main(_tiny_run(data, tmp_path / "out")) == 0
     err = capsys.readouterr().err
     assert err.count("lottery: ") == 1 and "cannot write data cache" in err and "no space left" in err
     assert len(list((tmp_path / "out").glob("*/trial_0/ticket/level_1/metrics.json"))) == 1
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+
+
+def _tiny_run(data: list[str], out) -> list[str]:
+    """A lottery run of 4 iterations, 1 level, on ``data`` (data set flags)."""
+    argv = ["run", "--preset", "lenet-digits", "--iterations", "4", "--eval-every", "2", "--levels", "1"]
+    return argv + data + ["--no-progress", "--out", str(out)]
+
+
+def _instability(folder, data_dir, out) -> list[str]:
+    return ["instability", str(folder), "--level", "1", "--points", "2", "--data-dir", str(data_dir)] + [
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+
+
+def test_run_and_instability_agree_on_what_data_dir_may_name(tmp_path, capsys):
+    from lottery.cli import main
+
+    tar = _write_tar(tmp_path / "images.tar", _image_files())
+    jpeg = ["--dataset", "cifar10-jpeg", "--data-dir", str(tar), "--validation-size", "3", "--batch-size", "3"]
+    assert main(_tiny_run(jpeg, tmp_path / "jpeg")) == 0  # a tar of images: read by both commands
+    [folder] = (tmp_path / "jpeg").iterdir()
+    assert main(_instability(folder, tar, tmp_path / "jpeg-instability")) == 0
+    assert main(_tiny_run([], tmp_path / "digits")) == 0
+    capsys.readouterr()
+    [folder] = (tmp_path / "digits").iterdir()
+    refusals = []  # a file where the data set reads a folder: refused by both, in the same words
+    for argv in (_tiny_run(["--data-dir", str(tar)], tmp_path / "digits"), _instability(folder, tar, tmp_path / "i")):
+        assert main(argv) == 2
+        refusals.append(capsys.readouterr().err)
+    assert (
+        refusals[0]
+        == refusals[1]
+        == f"lottery: error: --data-dir {tar} is a file, not a folder (digits reads its files from a folder)\n"
+    )
 
 
 def test_idx_data_sets_are_cached_after_verification_and_cache_can_be_off(tmp_path, monkeypatch):

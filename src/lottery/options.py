@@ -46,8 +46,9 @@ class SpeedOptions:
 class RunOptions:
     """``device``: where networks train ("cpu", "cuda", "cuda:1", ...); ``progress``: progress bars;
     ``debug``: check after every step that pruned weights stay zero; ``checkpoint_every``: iterations
-    between in-level checkpoints; ``data_dir``: folder with the data set's official files (None: the
-    per-user cache); ``download``: fetch missing data files; ``speed``: see :class:`SpeedOptions`."""
+    between in-level checkpoints; ``data_dir``: folder with the data set's files, or a tar of images for
+    cifar10-jpeg (None: the per-user cache); ``download``: fetch missing data files; ``speed``: see
+    :class:`SpeedOptions`."""
 
     device: str = "cpu"
     progress: bool = True
@@ -62,10 +63,8 @@ class RunOptions:
         check_device(self.device)
         if self.checkpoint_every < 1:
             raise UsageError(f"--checkpoint-every must be a positive number of iterations, got {self.checkpoint_every}")
-        if self.data_dir is not None:
+        if self.data_dir is not None:  # what it may name is the data set's to say (data.registry.check_data_dir)
             object.__setattr__(self, "data_dir", Path(self.data_dir))
-            if self.data_dir.exists() and not self.data_dir.is_dir():
-                raise UsageError(f"--data-dir {self.data_dir} is a file, not a folder")
 
 
 def check_device(device: str) -> None:

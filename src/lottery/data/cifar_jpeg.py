@@ -61,7 +61,7 @@ def source_sha256(source: Path) -> str:
     return digest
 
 
-@register_dataset(NAME)
+@register_dataset(NAME, reads_a_file=True)
 def cifar10_jpeg(folder: Path, download: bool) -> RawData:
     source = find_source(folder)
 

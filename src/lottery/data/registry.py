@@ -21,14 +21,25 @@ class RawData:
 
 
 _DATASETS: dict[str, Callable[[Path, bool], RawData]] = {}
+_READS_A_FILE: set[str] = set()  # data sets whose data folder may also be a single file (an archive)
 
 
-def register_dataset(name: str):
+def register_dataset(name: str, *, reads_a_file: bool = False):
+    """``reads_a_file``: the loader also takes a file (an archive) where it is given the data folder."""
+
     def decorator(loader):
         _DATASETS[name] = loader
+        if reads_a_file:
+            _READS_A_FILE.add(name)
         return loader
 
     return decorator
+
+
+def check_data_dir(name: str, path: Path) -> None:
+    """What ``--data-dir`` may name, for every command: a folder, or a file where the data set reads one."""
+    if name not in _READS_A_FILE and path.exists() and not path.is_dir():
+        raise UsageError(f"--data-dir {path} is a file, not a folder ({name} reads its files from a folder)")
 
 
 def dataset_names() -> list[str]:

@@ -7,7 +7,7 @@ import torch
 
 from ..errors import UsageError
 from ..seeds import generator
-from .registry import get_loader
+from .registry import check_data_dir, get_loader
 
 
 @dataclass
@@ -48,7 +48,10 @@ def load_splits(
     split_seed: int = 0,
 ) -> DataSplits:
     """Load a data set, hold out a seeded validation set from its training split, standardize per channel."""
-    raw = get_loader(name)(Path(data_dir) if data_dir else default_data_dir(name), download)
+    loader = get_loader(name)
+    folder = Path(data_dir) if data_dir else default_data_dir(name)
+    check_data_dir(name, folder)
+    raw = loader(folder, download)
     n_val = raw.validation_size if validation_size is None else validation_size
     if not 0 < n_val < len(raw.train_y):
         raise UsageError(f"validation size {n_val} must be between 1 and {len(raw.train_y) - 1} for {name}")
