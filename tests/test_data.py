@@ -1,6 +1,7 @@
 import errno
 import gzip
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -318,10 +319,15 @@ def test_a_full_cache_disk_costs_time_not_the_run(tmp_path, monkeypatch, capsys)
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and not p.name.endswith(".lock")]
 
 
-def _tiny_run(data: list[str], out) -> list[str]:
-    """A lottery run of 4 iterations, 1 level, on ``data`` (data set flags)."""
-    argv = ["run", "--preset", "lenet-digits", "--iterations", "4", "--eval-every", "2", "--levels", "1"]
+def _tiny_run(data: list[str], out, levels: int = 1) -> list[str]:
+    """A lottery run of 4 iterations a level on ``data`` (data set flags)."""
+    argv = ["run", "--preset", "lenet-digits", "--iterations", "4", "--eval-every", "2", "--levels", str(levels)]
     return argv + data + ["--no-progress", "--out", str(out)]
+
+
+def _jpeg(data_dir) -> list[str]:
+    """Data set flags for a tiny image folder or tar from :func:`_image_files`."""
+    return ["--dataset", "cifar10-jpeg", "--data-dir", str(data_dir), "--validation-size", "3", "--batch-size", "3"]
 
 
 def _instability(folder, data_dir, out) -> list[str]:
@@ -352,6 +358,51 @@ def test_run_and_instability_agree_on_what_data_dir_may_name(tmp_path, capsys):
         == refusals[1]
         == f"lottery: error: --data-dir {tar} is a file, not a folder (digits reads its files from a folder)\n"
     )
+
+
+def test_an_experiment_is_extended_and_analysed_only_with_the_data_it_was_made_from(tmp_path, capsys):
+    from lottery.cli import main
+
+    files = _image_files()
+    a, a_tar = _write_folder(tmp_path / "a", files), _write_tar(tmp_path / "a.tar", files)  # the same images
+    b = _write_folder(tmp_path / "b", {**files, "test/cat/0000.jpg": _image_bytes(0, 9, "JPEG")})  # one differs
+    out = tmp_path / "out"
+    assert main(_tiny_run(_jpeg(a), out, levels=1)) == 0
+    [folder] = out.iterdir()
+    hparams_file = folder / "hparams.json"
+    stored = json.loads(hparams_file.read_text())
+    record = {"train": 9, "validation": 3, "test": 5, "classes": 3, "image_files_sha256": imagefolder.folder_digest(a)}
+    assert stored["data"] == record and "data" not in stored["hparams"] and stored["name"] == folder.name
+    capsys.readouterr()
+
+    assert main(_tiny_run(_jpeg(b), out, levels=2)) == 1  # same sizes, other images: refused, nothing written
+    err = capsys.readouterr().err
+    assert "made from other data: image files sha256" in err and len(err.strip().splitlines()) == 1
+    assert not (folder / "trial_0" / "ticket" / "level_2").exists()
+    assert json.loads(hparams_file.read_text()) == stored
+    assert main(_instability(folder, b, tmp_path / "instability")) == 1
+    assert "made from other data: image files sha256" in capsys.readouterr().err
+
+    assert main(_tiny_run(_jpeg(a_tar), out, levels=2)) == 0  # the same images from a tar: the same data
+    assert (folder / "trial_0" / "ticket" / "level_2" / "metrics.json").exists()
+
+    del stored["data"]  # a folder written before data records: extended, and the run's data recorded
+    hparams_file.write_text(json.dumps(stored))
+    assert main(_tiny_run(_jpeg(a), out, levels=3)) == 0
+    assert json.loads(hparams_file.read_text())["data"] == record
+    capsys.readouterr()
+    assert main(_tiny_run(_jpeg(b), out, levels=4)) == 1
+
+
+def test_a_data_record_names_what_differs():
+    from lottery.experiments.data_record import check_data_record
+
+    stored = {"data": {"train": 45000, "validation": 5000, "test": 10000, "classes": 10}}
+    check_data_record({}, stored["data"], Path("x/hparams.json"), "advice")  # no record: accepted
+    check_data_record(stored, dict(stored["data"]), Path("x/hparams.json"), "advice")
+    with pytest.raises(LotteryError) as info:
+        check_data_record(stored, {**stored["data"], "test": 100}, Path("x/hparams.json"), "advice")
+    assert str(info.value) == "x was made from other data: test 10000 (this data: 100); advice"
 
 
 def test_idx_data_sets_are_cached_after_verification_and_cache_can_be_off(tmp_path, monkeypatch):

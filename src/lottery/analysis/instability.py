@@ -29,7 +29,8 @@ from torch import nn
 from ..data import DataSplits, load_splits
 from ..data.augment import flip_and_crop
 from ..errors import UsageError
-from ..experiments.layout import TICKET
+from ..experiments.data_record import check_data_record, data_record
+from ..experiments.layout import TICKET, ExperimentPaths
 from ..models import get_model_spec
 from ..pruning import Mask, apply_mask, density
 from ..report.plots import plt, save_figure
@@ -159,6 +160,10 @@ class InstabilityRun:
         self.trial, self.device, self.progress = trial, torch.device(device), progress
         d = self.hp.dataset
         self.data = (data or load_splits(d.name, data_dir, download, d.validation_size, d.split_seed)).to(self.device)
+        hparams_file = ExperimentPaths(Path(folder)).hparams
+        check_data_record(
+            load_json(hparams_file) or {}, data_record(self.data), hparams_file, "give the --data-dir it was made from"
+        )
         self.trial_seed = self.hp.seed + trial  # as Experiment.trial_seed
         self._starts: dict[int, dict] = {}
 

@@ -56,6 +56,7 @@ def _to_file(raw: RawData) -> dict:
         "crc32": {k: _crc(t) for k, t in tensors.items()},
         "num_classes": raw.num_classes,
         "validation_size": raw.validation_size,
+        "files_sha256": raw.files_sha256,
     }
 
 
@@ -65,7 +66,15 @@ def _from_file(obj) -> RawData | None:
         tensors = {k: obj[k] for k in _TENSORS}
         if any(not isinstance(t, torch.Tensor) or _crc(t) != obj["crc32"][k] for k, t in tensors.items()):
             return None
-        return RawData(**tensors, num_classes=int(obj["num_classes"]), validation_size=int(obj["validation_size"]))
+        files_sha256 = obj["files_sha256"]  # a file written without it is rewritten with it
+        if files_sha256 is not None and not isinstance(files_sha256, str):
+            return None
+        return RawData(
+            **tensors,
+            num_classes=int(obj["num_classes"]),
+            validation_size=int(obj["validation_size"]),
+            files_sha256=files_sha256,
+        )
     except (KeyError, TypeError, ValueError):
         return None
 

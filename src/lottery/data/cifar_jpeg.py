@@ -74,6 +74,7 @@ def cifar10_jpeg(folder: Path, download: bool) -> RawData:
             images.test_y,
             num_classes=len(images.classes),
             validation_size=VALIDATION_SIZE,
+            files_sha256=images.files_sha256,
         )
 
     return cached(NAME, READER_VERSION, [source_sha256(source)], decode)

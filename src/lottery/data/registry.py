@@ -18,6 +18,9 @@ class RawData:
     test_y: torch.Tensor
     num_classes: int
     validation_size: int  # the default number of training examples held out for validation
+    # sha256 of the image files' paths and contents, for data read from image files; None where the data set's
+    # published checksums pin its files
+    files_sha256: str | None = None
 
 
 _DATASETS: dict[str, Callable[[Path, bool], RawData]] = {}

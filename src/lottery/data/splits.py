@@ -19,6 +19,7 @@ class DataSplits:
     test_x: torch.Tensor
     test_y: torch.Tensor
     num_classes: int
+    files_sha256: str | None = None  # RawData.files_sha256 of the data read (None: pinned by checksums, or in memory)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -33,6 +34,7 @@ class DataSplits:
             self.test_x.to(device),
             self.test_y.to(device),
             self.num_classes,
+            self.files_sha256,
         )
 
 
@@ -72,6 +74,7 @@ def load_splits(
         standardize(raw.test_x),
         raw.test_y.clone(),
         raw.num_classes,
+        raw.files_sha256,
     )
 
 
