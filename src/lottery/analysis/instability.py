@@ -30,8 +30,9 @@ from ..data import DataSplits
 from ..data.augment import flip_and_crop
 from ..errors import UsageError
 from ..experiments.build import build_model, load_data, trial_seed
+from ..experiments.data_record import check_data_record, data_record
 from ..experiments.folder import ExperimentFolder
-from ..experiments.layout import TICKET
+from ..experiments.layout import TICKET, ExperimentPaths
 from ..pruning import Mask, apply_mask, density
 from ..report.plots import plt, save_figure
 from ..seeds import derive_seed
@@ -158,6 +159,10 @@ class InstabilityRun:
             raise UsageError(f"{folder} has no trial {trial} (trials: {trials})")
         self.trial, self.device, self.progress = trial, torch.device(device), progress
         self.data = (data or load_data(self.hp, data_dir, download)).to(self.device)
+        hparams_file = ExperimentPaths(Path(folder)).hparams
+        check_data_record(
+            load_json(hparams_file) or {}, data_record(self.data), hparams_file, "give the --data-dir it was made from"
+        )
         self.trial_seed = trial_seed(self.hp, trial)
         self._starts: dict[int, dict] = {}
 

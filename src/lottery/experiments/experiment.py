@@ -17,6 +17,7 @@ from ..seeds import derive_seed, generator
 from ..options import RunOptions, SpeedOptions
 from .build import build_model, load_data, trial_seed
 from .folder import ExperimentFolder
+from .data_record import KEY as DATA_KEY, check_data_record, data_record
 from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
 from .level_queue import LevelQueue
 from .level_record import numerics
@@ -82,6 +83,7 @@ class Experiment:
         try:
             remove_stale_temp_files(self.paths.folder)
             check_numerics(ExperimentFolder(self.paths.folder), self.numerics)
+            self._record_data_if_missing()
         except BaseException:
             lock.release()
             raise
@@ -113,6 +115,7 @@ class Experiment:
                     "name": self.hp.name(),
                     "hparams": self.hp.to_dict(),
                     "non_default": self.hp.non_default(),
+                    DATA_KEY: data_record(self.data),
                 },
             )
             return
@@ -127,6 +130,20 @@ class Experiment:
                 f"{self.paths.hparams} holds different hyperparameters than this run; "
                 "the folder is not this experiment's. Move it aside and run again"
             )
+        self._check_data(stored)
+
+    def _check_data(self, stored: dict) -> None:
+        """Refuse to extend a folder made from other data (experiments/data_record.py)."""
+        advice = "run with the data it was made from (--data-dir), or use another --out folder for this data"
+        check_data_record(stored, data_record(self.data), self.paths.hparams, advice)
+
+    def _record_data_if_missing(self) -> None:
+        """Record this run's data in a folder written before data records existed (under the lock)."""
+        stored = load_json(self.paths.hparams)
+        if isinstance(stored, dict) and DATA_KEY not in stored:
+            save_json(self.paths.hparams, {**stored, DATA_KEY: data_record(self.data)})
+        elif isinstance(stored, dict):
+            self._check_data(stored)  # recorded by another process since the check on entering
 
     # -- data, models ------------------------------------------------------------------------
     @property
