@@ -162,3 +162,51 @@ def test_rewind_start_is_the_dense_run_at_iteration_k(tmp_path, capsys):
     )
     assert [r["rewind"] for r in read_rows(tmp_path / "inst" / "instability.csv")] == ["0", "20"]
     assert (tmp_path / "inst" / "instability_barrier.png").exists()
+
+
+@pytest.mark.slow
+def test_connectivity_of_an_rgb_fc_net_is_a_fraction_of_outputs_times_channels(tmp_path):
+    from test_conv import make_batches, write_py2_folder
+
+    from lottery.analysis.analyze import Analysis
+
+    data = write_py2_folder(tmp_path / "cifar", make_batches(n_train_per_batch=12, n_test=10))
+    folder = run_experiment(
+        tmp_path / "runs",
+        "--model",
+        "lenet_300_100",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(data),
+        "--validation-size",
+        "10",
+        "--batch-size",
+        "10",
+        "--levels",
+        "1",
+        "--iterations",
+        "4",
+        "--eval-every",
+        "2",
+    )
+    layer, maps = Analysis(folder).connectivity()
+    keep = ExperimentFolder(folder).mask(0, "ticket", 1)[layer]  # 300 outputs x (3 x 32 x 32) inputs
+    by_hand = keep.view(300, 3, 32, 32).sum(dim=(0, 1)).double() / (300 * 3)
+    fractions, density = maps[1]
+    assert torch.allclose(fractions, by_hand) and fractions.max() <= 1
+    assert fractions.mean() == pytest.approx(density)
+    out = tmp_path / "analysis"
+    assert main(["analyze", str(folder), "--out", str(out)]) == 0
+    assert (out / "input_connectivity.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_no_connectivity_map_when_the_input_layer_is_not_pruned(tmp_path):
+    # hidden.1 reads the 300 hidden units of hidden.0 (300 = 3 x 10 x 10, yet no image)
+    folder = run_experiment(tmp_path / "runs", "--ignore", "hidden.0.weight", "--levels", "1", "--iterations", "20")
+    out = tmp_path / "analysis"
+    assert main(["analyze", str(folder), "--out", str(out)]) == 0
+    assert not (out / "input_connectivity.png").exists()
+    assert not [r for r in read_rows(out / "analysis.csv") if r["analysis"] == "input_connectivity"]
+    assert "no connectivity map" in (out / "analysis.md").read_text()
