@@ -282,7 +282,7 @@ def analyze(folders: list[Path], out: Path, levels: list[int] | None = None) -> 
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(CSV_HEADER)
-    writer.writerows([r[:-1] + [_fmt(r[-1])] for r in rows])
+    writer.writerows(rows)  # floats at full precision (repr): the CSV is for further computation
     (out / "analysis.csv").write_text(text.getvalue())
     intro = (
         "# Ticket anatomy\n\nJaccard: |A ∩ B| / |A ∪ B| of kept sets; random_expected: the same for two random "
