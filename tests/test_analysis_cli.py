@@ -214,3 +214,34 @@ def test_no_connectivity_map_when_the_input_layer_is_not_pruned(tmp_path):
     assert not (out / "input_connectivity.png").exists()
     assert not [r for r in read_rows(out / "analysis.csv") if r["analysis"] == "input_connectivity"]
     assert "no connectivity map" in (out / "analysis.md").read_text()
+
+
+@pytest.mark.slow
+def test_instability_keeps_the_two_trained_networks(experiment, tmp_path, monkeypatch):
+    from lottery.analysis import instability
+    from lottery.storage import load_tensors
+
+    out = tmp_path / "inst"
+    argv = ["instability", str(experiment), "--level", "2", "--out", str(out), "--no-progress", "--keep-networks"]
+    assert main([*argv, "--points", "5"]) == 0
+    stored = load_tensors(out / "networks" / "trial_0-level_2-rewind_0.pt")
+    assert (stored["experiment"], stored["trial"], stored["level"], stored["rewind"]) == (experiment.name, 0, 2, 0)
+    mask = ExperimentFolder(experiment).mask(0, "ticket", 2)
+    a, b = stored["copies"]
+    for name, keep in mask.items():
+        assert (a[name][~keep] == 0).all() and (b[name][~keep] == 0).all()
+        assert not torch.equal(a[name], b[name])  # different data orders
+    first = read_rows(out / "instability_curves.csv")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(instability, "train", no_training)
+    assert main([*argv[:-1], "--points", "3"]) == 0  # the stored networks, evaluated at other points
+    again = read_rows(out / "instability_curves.csv")
+    assert len(again) == 3 and [again[0]["error"], again[-1]["error"]] == [first[0]["error"], first[-1]["error"]]
+    monkeypatch.undo()
+
+    (out / "networks" / "trial_0-level_2-rewind_0.pt").write_bytes(b"damaged")
+    assert main([*argv, "--points", "3"]) == 0  # trained again and stored again
+    assert load_tensors(out / "networks" / "trial_0-level_2-rewind_0.pt")["level"] == 2
