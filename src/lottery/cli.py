@@ -341,6 +341,7 @@ def cmd_instability(args) -> int:
         args.out,
         trial=args.trial,
         points=args.points,
+        keep_networks=args.keep_networks,
         data_dir=args.data_dir,
         download=args.download,
         device=args.device,
@@ -458,6 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--points", type=_positive_int, default=30, help="points on the interpolation line (default 30)")
     p.add_argument("--trial", type=int, default=0, help="trial whose ticket is measured (default 0)")
+    p.add_argument(
+        "--keep-networks",
+        action="store_true",
+        help="also save the two trained copies of each level and rewind (DIR/networks/), so the path can be "
+        "evaluated again without training",
+    )
     p.add_argument(
         "--out",
         type=Path,
