@@ -397,13 +397,14 @@ def _fake_experiment(root: Path, model: str, dropout: float, points) -> Path:
             "val_loss_at_early_stop": 1.0,
             "test_acc_at_early_stop": acc,
             "train_acc_at_early_stop": acc,
+            "val_acc_at_early_stop": acc,
             "test_acc_final": acc,
+            "val_loss_final": 1.0,
             "train_acc_final": acc + 0.1,
         }
-        save_json(
-            folder / f"trial_{trial}" / branch / f"level_{level}" / "metrics.json",
-            {"trial": trial, "branch": branch, "level": level, "density": density, "summary": summary},
-        )
+        record = {"trial": trial, "branch": branch, "level": level, "density": density, "summary": summary}
+        record.update(layer_density={"fc.weight": density}, curve={}, seeds={"trial_seed": trial})
+        save_json(folder / f"trial_{trial}" / branch / f"level_{level}" / "metrics.json", record)
     return folder
 
 

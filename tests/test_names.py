@@ -42,9 +42,9 @@ PRESETS = {
 
 # scripts/reproduce.py's targets: the runs behind docs/results/.
 TARGETS = {
-    "cifar10-jpeg-conv2": "conv2-cifar10-jpeg-52010eb293",
-    "cifar10-jpeg-conv4": "conv4-cifar10-jpeg-007539adb4",
-    "cifar10-jpeg-conv6": "conv6-cifar10-jpeg-64f5880653",
+    "cifar10-jpeg-conv2": "conv2-cifar10-jpeg-1d3e63d029",
+    "cifar10-jpeg-conv4": "conv4-cifar10-jpeg-77c10d3111",
+    "cifar10-jpeg-conv6": "conv6-cifar10-jpeg-1b49ae2dce",
     "fashion-mnist": "lenet_300_100-fashion-mnist-39cdea7ce6",
     "mnist": "lenet_300_100-mnist-44136fa355",
 }
