@@ -3,7 +3,7 @@ import pkgutil
 
 from .branches import Branch, Start, Style, register_branch, unregister_branch
 from .experiment import Experiment
-from .imp import run_ticket_level, ticket_mask
+from .imp import run_ticket_chain, run_ticket_level, ticket_mask
 from .layout import TICKET, ExperimentPaths
 from .runner import run_experiment, run_imp
 
@@ -21,6 +21,7 @@ __all__ = [
     "register_branch",
     "run_experiment",
     "run_imp",
+    "run_ticket_chain",
     "run_ticket_level",
     "ticket_mask",
     "unregister_branch",

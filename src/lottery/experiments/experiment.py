@@ -16,7 +16,7 @@ from ..pruning import Mask, PruningStrategy, full_mask, get_strategy
 from ..seeds import derive_seed, generator
 from ..options import RunOptions, SpeedOptions
 from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
-from .level_queue import LevelQueue
+from .level_queue import LevelTrainer
 from .records import check_numerics, finished_record, numerics, remove_stale_temp_files
 from ..storage import load_json, load_tensors, save_json, save_tensors
 
@@ -202,6 +202,15 @@ class Experiment:
         return numerics(self.speed, self.device)
 
     @cached_property
-    def level_queue(self) -> LevelQueue:
+    def level_trainer(self) -> LevelTrainer:
         """Trains and records this experiment's levels (experiments/level_queue.py)."""
-        return LevelQueue(self)
+        return LevelTrainer(
+            paths=self.paths,
+            data=self.data,
+            build_model=self.build_model,
+            training=self.hp.training,
+            augment=self.hp.dataset.augment,
+            seeds=self.seeds,
+            options=self.options,
+            numerics=self.numerics,
+        )

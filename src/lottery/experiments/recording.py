@@ -10,12 +10,14 @@ import torch
 from ..errors import LotteryError
 from ..pruning import Mask, density, layer_density
 from ..storage import save_json, save_tensors
-from .layout import LevelPaths
+from .layout import ExperimentPaths, LevelPaths
 
 
 @dataclass
 class LevelRequest:
-    """One network to train for (trial, branch, level): LevelQueue.train_level's arguments."""
+    """One network to train for (trial, branch, level), from ``start_state`` under ``mask``.
+    ``snapshot=(k, path)`` also saves the weights at iteration k (θk) to ``path``; ``extra`` is
+    recorded in the level's metrics.json."""
 
     trial: int
     branch: str
@@ -30,8 +32,8 @@ class LevelRequest:
     def label(self) -> str:
         return f"trial {self.trial} {self.branch} level {self.level}"
 
-    def paths(self, exp) -> LevelPaths:
-        return exp.paths.trial(self.trial).level(self.branch, self.level)
+    def paths(self, experiment: ExperimentPaths) -> LevelPaths:
+        return experiment.trial(self.trial).level(self.branch, self.level)
 
 
 def record_level(request: LevelRequest, paths: LevelPaths, result, seeds: dict, numerics: dict) -> dict:
