@@ -7,9 +7,9 @@ A new branch is one module that defines and registers its class (see docs/branch
 """
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import ClassVar
 
 from ..errors import UsageError

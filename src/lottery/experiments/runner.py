@@ -2,8 +2,8 @@
 
 Per trial: the ticket chain (levels 0..L), then each requested branch in report order
 (experiments/branches.py): each reinit draw, each random-pruning draw, one-shot (levels 1..L).
-This order is what makes the units work: a branch's start only reads what earlier levels of the
-ticket chain wrote (level k-1's weights and mask, θ0, θk), and the runner is what trains them first.
+A branch's start only reads what earlier levels of the ticket chain wrote (level k-1's weights and
+mask, θ0, θk); the runner is what trains those levels first, by running units in this order.
 A trial is complete before the next starts, so a partial run already reports every branch.
 Finished units are counted as done up front and skipped, so the bar's ETA only reflects the work
 still to do.
