@@ -1,14 +1,18 @@
 """The branch registry: a new branch is one class, registered, and every part of lottery picks it up."""
 
+import re
+
 import pytest
 import torch
-from conftest import TINY_RUN
+from conftest import TINY_RUN, make_splits
 
 from lottery.cli import build_parser, main
 from lottery.errors import LotteryError, UsageError
-from lottery.experiments import Branch, Start, Style, TICKET, register_branch, unregister_branch
-from lottery.experiments.branches import all_branches, branch_kind, figure_branches, get_branch
-from lottery.experiments.imp import reset_state, ticket_mask
+from lottery.experiments import Branch, Experiment, Start, Style, TICKET, register_branch, unregister_branch
+from lottery.experiments import level_queue
+from lottery.experiments.branches import all_branches, branch_kind, figure_branches, get_branch, run_branch_level
+from lottery.experiments.imp import reset_state, run_ticket_level, ticket_mask
+from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
 from lottery.report import aggregate, load_experiment
 from lottery.report.paper import make_report
 from lottery.report.plots import style
@@ -132,3 +136,28 @@ def test_registry_rejects_clashes_and_unknown_requests(tmp_path):
     assert branch_kind("reinit_12") == "reinit" and branch_kind("oneshot") == "oneshot"
     assert branch_kind("_3") == "_3"
     assert [b.name for b in all_branches()] == [TICKET, "reinit", "random", "oneshot", "sign_reinit", "weight_shuffle"]
+
+
+def test_a_start_only_reads_earlier_levels_and_names_what_is_missing(tmp_path, monkeypatch):
+    """A level whose ticket chain is not trained up to it is refused with the missing file and what to
+    run; nothing is trained or written on the way (the runner trains the chain first)."""
+    hp = ExperimentHparams(
+        dataset=DatasetHparams("tiny"), training=TrainingHparams(lr=5e-3, batch_size=20, iterations=10, eval_every=5)
+    )
+    with Experiment(hp, tmp_path, data=make_splits(shape=(1, 10, 10)), progress=False) as exp:
+        run_ticket_level(exp, 0, 0)  # the dense level alone
+        trained = []
+        real_train_many = level_queue.train_many
+        monkeypatch.setattr(
+            level_queue, "train_many", lambda jobs, *a, **k: trained.extend(jobs) or real_train_many(jobs, *a, **k)
+        )
+        files = {p: p.stat().st_mtime_ns for p in exp.paths.folder.rglob("*")}
+        missing = exp.paths.trial(0).level(TICKET, 1).final
+        for branch in all_branches():  # the ticket itself, the paper's controls, one-shot, the follow-up controls
+            with pytest.raises(LotteryError, match=rf"{re.escape(str(missing))}.*not been trained.*lottery run") as e:
+                branch.start(exp, 0, 0, 2)
+            assert "\n" not in str(e.value) and "trial 0 ticket level 1 has not been trained" in str(e.value)
+            with pytest.raises(LotteryError, match=rf"{re.escape(str(missing))}.*not been trained"):
+                run_branch_level(exp, branch, 0, 0, 2)
+        assert trained == []
+        assert {p: p.stat().st_mtime_ns for p in exp.paths.folder.rglob("*")} == files

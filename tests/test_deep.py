@@ -16,7 +16,7 @@ from lottery.data import BatchStream
 from lottery.data.augment import flip_and_crop
 from lottery.errors import UsageError
 from lottery.experiments import Experiment, TICKET
-from lottery.experiments.imp import run_ticket_level
+from lottery.experiments.imp import run_ticket_chain, run_ticket_level
 from lottery.experiments.level_record import LevelRecord, Summary
 from lottery.hparams import DatasetHparams, ExperimentHparams, ModelHparams, PruningHparams, TrainingHparams
 from lottery.models import CONV, OUTPUT, SHORTCUT, count_weights, get_model_spec
@@ -223,7 +223,7 @@ def record_starts(monkeypatch):
 def test_reset_restores_weights_and_batch_norm_to_theta_k(tmp_path, monkeypatch, k):
     starts = record_starts(monkeypatch)
     with open_experiment(tmp_path, deep_hparams(rewind=k, ignore=("conv.weight",))) as exp:
-        run_ticket_level(exp, 0, 1)  # levels 0 and 1
+        run_ticket_chain(exp, 0, 1)  # levels 0 and 1
         theta0 = exp.initial_state(0)
         trial = exp.paths.trial(0)
         rewind = load_tensors(trial.rewind)

@@ -4,7 +4,7 @@ defines a branch registers it (BRANCHES finds them on its first lookup)."""
 from .branches import BRANCHES, Branch, Start, Style, register_branch, unregister_branch
 from .experiment import Experiment
 from .folder import ExperimentFolder
-from .imp import run_ticket_level, ticket_mask
+from .imp import run_ticket_chain, run_ticket_level, ticket_mask
 from .layout import TICKET, ExperimentPaths
 from .level_record import LevelRecord
 from .runner import run_experiment, run_imp
@@ -22,6 +22,7 @@ __all__ = [
     "register_branch",
     "run_experiment",
     "run_imp",
+    "run_ticket_chain",
     "run_ticket_level",
     "ticket_mask",
     "unregister_branch",

@@ -8,6 +8,7 @@ every module here before its first lookup (see docs/extending.md).
 """
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -15,6 +16,7 @@ from typing import ClassVar
 from ..errors import UsageError
 from ..pruning import Mask
 from ..registry import Registry
+from .recording import LevelRequest
 
 
 @dataclass(frozen=True)
@@ -142,22 +144,49 @@ def check_requests(requests: dict) -> None:
         raise UsageError(f"unknown branch request(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One level of one draw of a branch in one trial: what the runner plans and trains (picklable)."""
+
+    kind: Branch
+    trial: int
+    draw: int
+    level: int
+
+    @property
+    def branch(self) -> str:
+        """The branch's folder: ticket, reinit_0, oneshot, ..."""
+        return self.kind.folder(self.draw)
+
+    @property
+    def label(self) -> str:
+        return f"trial {self.trial} {self.branch} level {self.level}"
+
+
+def train_units(exp, units: Sequence[Unit]) -> list[dict]:
+    """Train (or read back, when finished) ``units`` together and return their metrics, in order.
+    Every start is read before anything trains, so the units must not depend on each other: a
+    branch's start only reads what earlier levels wrote (the runner trains those first)."""
+    for unit in units:
+        if unit.level < unit.kind.first_level:
+            raise ValueError(
+                f"the {unit.kind.name} branch starts at level {unit.kind.first_level}: "
+                "level 0 is the shared dense network"
+            )
+    records = [exp.finished(exp.paths.trial(u.trial).level(u.branch, u.level)) for u in units]
+    todo = [u for u, record in zip(units, records) if record is None]
+    trained = iter(exp.level_trainer.train_levels([level_request(exp, u) for u in todo]) if todo else [])
+    return [record if record is not None else next(trained) for record in records]
+
+
+def level_request(exp, unit: Unit) -> LevelRequest:
+    """What training ``unit`` needs: its branch's start, read from what earlier levels wrote."""
+    s = unit.kind.start(exp, unit.trial, unit.draw, unit.level)
+    return LevelRequest(unit.trial, unit.branch, unit.level, s.state, s.mask, s.iteration, s.snapshot, s.extra)
+
+
 def run_branch_level(exp, branch: Branch, trial: int, draw: int, level: int) -> dict:
     """Train (or read back, when finished) one level of one draw of ``branch``; returns its metrics.
-    Module-level and given the branch object, so that a unit pickles for a worker process."""
-    if level < branch.first_level:
-        raise ValueError(
-            f"the {branch.name} branch starts at level {branch.first_level}: level 0 is the shared dense network"
-        )
-    s = branch.start(exp, trial, draw, level)
-    metrics, _ = exp.level_queue.train_level(
-        trial,
-        branch.folder(draw),
-        level,
-        s.state,
-        s.mask,
-        start_iteration=s.iteration,
-        snapshot=s.snapshot,
-        extra=s.extra,
-    )
-    return metrics
+    The earlier levels its start reads must be finished. Module-level and given the branch object,
+    so that a unit pickles for a worker process."""
+    return train_units(exp, [Unit(branch, trial, draw, level)])[0]

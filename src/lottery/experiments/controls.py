@@ -6,8 +6,8 @@
 * random pruning (``random_<d>``): a random mask with the ticket's per-layer counts at each level,
   trained from θ0 (or θk when rewinding) -- the paper's "random sparse subnetworks".
 
-Both reuse the ticket's stored masks and θ0 (the ticket is only trained if a level is missing) and
-skip level 0: the dense network is the same for every branch. When rewinding to iteration k,
+Both read the ticket's masks and θ0 (the runner trains the ticket chain first; a start never does)
+and skip level 0: the dense network is the same for every branch. When rewinding to iteration k,
 both train from iteration k like the ticket (same number of steps, same data order and learning
 rate schedule); the reinit draw replaces θk, random pruning starts from θk.
 """

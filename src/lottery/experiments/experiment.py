@@ -19,7 +19,7 @@ from .build import build_model, load_data, trial_seed
 from .folder import ExperimentFolder
 from .data_record import KEY as DATA_KEY, check_data_record, data_record
 from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
-from .level_queue import LevelQueue
+from .level_queue import LevelTrainer
 from .level_record import numerics
 from .recording import check_numerics, finished_record, remove_stale_temp_files
 from ..storage import load_json, load_tensors, save_json, save_tensors
@@ -218,6 +218,15 @@ class Experiment:
         return numerics(self.speed, self.device)
 
     @cached_property
-    def level_queue(self) -> LevelQueue:
+    def level_trainer(self) -> LevelTrainer:
         """Trains and records this experiment's levels (experiments/level_queue.py)."""
-        return LevelQueue(self)
+        return LevelTrainer(
+            paths=self.paths,
+            data=self.data,
+            build_model=self.build_model,
+            training=self.hp.training,
+            augment=self.hp.dataset.augment,
+            seeds=self.seeds,
+            options=self.options,
+            numerics=self.numerics,
+        )

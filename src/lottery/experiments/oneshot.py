@@ -8,13 +8,12 @@ two are compared at identical Pm.
 
 import torch
 
-from ..errors import LotteryError, UsageError
+from ..errors import UsageError
 from ..pruning import Mask
 from .branches import Branch, Start, Style, level_list, register_branch, run_branch_level
 from .experiment import Experiment
-from .imp import reset_state, run_ticket_level, ticket_mask
+from .imp import reset_state, ticket_mask, ticket_weights
 from .layout import TICKET
-from ..storage import load_tensors
 
 ONESHOT = "oneshot"
 
@@ -64,14 +63,7 @@ class OneShot(Branch):
         return [(0, k) for k in oneshot_levels(request, levels)]
 
     def start(self, exp: Experiment, trial: int, draw: int, level: int) -> Start:
-        run_ticket_level(exp, trial, 0)
-        dense = exp.paths.trial(trial).level(TICKET, 0)
-        trained = load_tensors(dense.final)
-        if trained is None:
-            raise LotteryError(
-                f"{dense.final} (the trained dense network) is missing or damaged; delete "
-                f"{dense.folder} so level 0 is redone"
-            )
+        trained = ticket_weights(exp, trial, 0)  # the trained dense network
         mask = oneshot_mask(exp, trained, ticket_mask(exp, trial, level))
         state, start = reset_state(exp, trial)
         return Start(

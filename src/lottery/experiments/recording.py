@@ -18,7 +18,7 @@ from ..errors import LotteryError
 from ..pruning import Mask, density, layer_density
 from ..storage import load_json, save_json, save_tensors
 from .folder import ExperimentFolder
-from .layout import LevelPaths
+from .layout import ExperimentPaths, LevelPaths
 from .level_record import MUST_MATCH, LevelRecord, NotALevelRecord, Summary
 
 STALE_TEMP_SECONDS = 60  # a temp file this old is a crash's leftover, not a write in progress
@@ -26,7 +26,9 @@ STALE_TEMP_SECONDS = 60  # a temp file this old is a crash's leftover, not a wri
 
 @dataclass
 class LevelRequest:
-    """One network to train for (trial, branch, level): LevelQueue.train_level's arguments."""
+    """One network to train for (trial, branch, level), from ``start_state`` under ``mask``.
+    ``snapshot=(k, path)`` also saves the weights at iteration k (θk) to ``path``; ``extra`` is
+    recorded in the level's metrics.json."""
 
     trial: int
     branch: str
@@ -41,8 +43,8 @@ class LevelRequest:
     def label(self) -> str:
         return f"trial {self.trial} {self.branch} level {self.level}"
 
-    def paths(self, exp) -> LevelPaths:
-        return exp.paths.trial(self.trial).level(self.branch, self.level)
+    def paths(self, experiment: ExperimentPaths) -> LevelPaths:
+        return experiment.trial(self.trial).level(self.branch, self.level)
 
 
 def record_level(request: LevelRequest, paths: LevelPaths, result, seeds: dict, numerics: dict) -> dict:

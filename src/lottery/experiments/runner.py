@@ -2,6 +2,8 @@
 
 Per trial: the ticket chain (levels 0..L), then each requested branch in report order
 (experiments/branches.py): each reinit draw, each random-pruning draw, one-shot (levels 1..L).
+A branch's start only reads what earlier levels of the ticket chain wrote (level k-1's weights and
+mask, θ0, θk); the runner is what trains those levels first, by running units in this order.
 A trial is complete before the next starts, so a partial run already reports every branch.
 Finished units are counted as done up front and skipped, so the bar's ETA only reflects the work
 still to do.
@@ -14,30 +16,17 @@ split evenly over the workers (:func:`run_levels_split`).
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import pairwise
 
 from tqdm.auto import tqdm
 
 from ..executors import Executor
 from ..errors import UsageError
-from .branches import all_branches, check_requests, run_branch_level
+from .branches import Unit, all_branches, check_requests, run_branch_level, train_units
 from .experiment import Experiment
 from .fanout import Call, map_jobs
 from .lockstep import run_in_lockstep, waves
 from .layout import TICKET
-
-
-@dataclass(frozen=True)
-class Unit:
-    trial: int
-    branch: str  # the branch's folder: ticket, reinit_0, oneshot, ...
-    level: int
-    call: Call  # fn(exp, *args) with a module-level fn: picklable, so an executor can run it elsewhere
-
-    @property
-    def label(self) -> str:
-        return f"trial {self.trial} {self.branch} level {self.level}"
 
 
 def plan(
@@ -61,7 +50,7 @@ def plan(
             request = requests.get(branch.option) if branch.flag else True
             if request:
                 units += [
-                    Unit(t, branch.folder(d), k, Call(run_branch_level, (branch, t, d, k)))
+                    Unit(branch, t, d, k)
                     for d, k in branch.units(request, levels)
                     if not branch.flag or control_levels is None or k in control_levels
                 ]
@@ -72,14 +61,19 @@ def is_done(exp: Experiment, unit: Unit) -> bool:
     return exp.finished(exp.paths.trial(unit.trial).level(unit.branch, unit.level)) is not None
 
 
+def call(unit: Unit) -> Call:
+    """``unit`` as a call an executor can run elsewhere (a module-level function and picklable args)."""
+    return Call(run_branch_level, (unit.kind, unit.trial, unit.draw, unit.level))
+
+
 def run_in_waves(exp: Experiment, todo: list[Unit], executor: Executor, on_done) -> None:
     chains: dict[int, list[Call]] = {}
-    for unit in todo:
+    for unit in todo:  # each chain's levels in order: level k starts from level k-1
         if unit.branch == TICKET:
-            chains.setdefault(unit.trial, []).append(unit.call)
+            chains.setdefault(unit.trial, []).append(call(unit))
     map_jobs(exp, list(chains.values()), executor)
     on_done(sum(map(len, chains.values())))
-    controls = [[unit.call] for unit in todo if unit.branch != TICKET]
+    controls = [[call(unit)] for unit in todo if unit.branch != TICKET]
     map_jobs(exp, controls, executor)
     on_done(len(controls))
 
@@ -90,14 +84,11 @@ def run_levels_split(exp: Experiment, todo: list[Unit], executor: Executor, on_d
     share together. Balancing every level keeps all workers busy (the paper's LeNet sweep, 5 trials
     x 3 networks per level on 2 workers: 8 + 7 networks, where one task per trial would leave a
     worker idle for a third of the time). ``on_done(n)``: n more units finished (a progress bar)."""
-    for wave in waves([(u.level, u) for u in todo]):
+    for wave in waves(todo):
         parts = max(-(-len(wave) // exp.speed.together), min(len(wave), executor.parallelism or 1))
         map_jobs(
             exp,
-            [
-                [Call(run_in_lockstep, (tuple((u.level, u.call) for u in share),))]
-                for share in split_evenly(wave, parts)
-            ],
+            [[Call(run_in_lockstep, (tuple(share),))] for share in split_evenly(wave, parts)],
             executor,
         )
         on_done(len(wave))
@@ -139,11 +130,11 @@ def run_experiment(
         if executor is not None and not executor.in_process:
             (run_levels_split if lockstep else run_in_waves)(exp, todo, executor, on_done=bar.update)
         elif lockstep:
-            run_in_lockstep(exp, tuple((u.level, u.call) for u in todo), on_wave=bar.update)
+            run_in_lockstep(exp, tuple(todo), on_wave=bar.update)
         else:
             for unit in todo:
                 bar.set_postfix_str(unit.label)
-                unit.call(exp)
+                train_units(exp, [unit])
                 bar.update(1)
     return todo
 
