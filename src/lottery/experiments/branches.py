@@ -16,7 +16,7 @@ from typing import ClassVar
 from ..errors import UsageError
 from ..pruning import Mask
 from ..registry import Registry
-from .recording import LevelRequest
+from .level_request import LevelRequest
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from ..storage import load_tensors, save_tensors
 from ..training.batched import Job, train_many
 from ..training.schedule import Schedule
 from .layout import ExperimentPaths, LevelPaths
-from .recording import LevelRequest, finished_record, record_level
+from .level_request import LevelRequest
+from .recording import finished_record, record_level
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ the level's files are removed and the level is trained again.
 
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,33 +17,11 @@ from ..errors import LotteryError
 from ..pruning import Mask, density, layer_density
 from ..storage import load_json, save_json, save_tensors
 from .folder import ExperimentFolder
-from .layout import ExperimentPaths, LevelPaths
+from .layout import LevelPaths
+from .level_request import LevelRequest
 from .level_record import MUST_MATCH, LevelRecord, NotALevelRecord, Summary
 
 STALE_TEMP_SECONDS = 60  # a temp file this old is a crash's leftover, not a write in progress
-
-
-@dataclass
-class LevelRequest:
-    """One network to train for (trial, branch, level), from ``start_state`` under ``mask``.
-    ``snapshot=(k, path)`` also saves the weights at iteration k (θk) to ``path``; ``extra`` is
-    recorded in the level's metrics.json."""
-
-    trial: int
-    branch: str
-    level: int
-    start_state: dict
-    mask: Mask
-    start_iteration: int = 0
-    snapshot: tuple[int, Path] | None = None
-    extra: dict | None = None
-
-    @property
-    def label(self) -> str:
-        return f"trial {self.trial} {self.branch} level {self.level}"
-
-    def paths(self, experiment: ExperimentPaths) -> LevelPaths:
-        return experiment.trial(self.trial).level(self.branch, self.level)
 
 
 def record_level(request: LevelRequest, paths: LevelPaths, result, seeds: dict, numerics: dict) -> dict:
