@@ -138,6 +138,17 @@ def refused(capsys, out, argv):
             ["--ignore", "hidden.0.weight,hidden.1.weight", "--prune-output", "0"],
             "layer-wise pruning would prune nothing",
         ),
+        # a precision the device cannot train in, branch levels the run does not have
+        (["--device", "cpu", "--precision", "fp16"], "fp16 training needs a CUDA device (got cpu)"),
+        (["--reinit-draws", "1", "--control-levels", "0"], "control levels 0 are outside 1..1"),
+        (["--oneshot", "--control-levels", "7"], "control levels 7 are outside 1..1"),
+        (["--oneshot", "0"], "one-shot levels [0] are outside 1..1"),
+        (["--oneshot", "7"], "one-shot levels [7] are outside 1..1"),
+        # flags that would silently run nothing
+        (["--reinit-draws", "1", "--control-levels", ""], "--control-levels: names no level"),
+        (["--reinit-draws", "1", "--control-levels", ","], "--control-levels: names no level"),
+        (["--oneshot", ""], "--oneshot: names no level"),
+        (["--control-levels", "1"], "--control-levels 1 limits the controls, but none is requested"),
     ],
 )
 def test_bad_settings_are_refused_before_any_folder_exists(capsys, tmp_path, argv, message):

@@ -12,10 +12,11 @@ import torch
 from .errors import LotteryError
 from .executors import EXECUTORS, make_executor
 from .experiments import Experiment, run_experiment
+from .experiments.runner import plan
 from .experiments.branches import level_list, non_negative_int, requestable_branches, requests_from_args
 from .export import WEIGHTS, export_experiment_ticket
 from .hparams import ExperimentHparams, default_of, flag_of, int_list
-from .options import EVAL_PRECISIONS, RunOptions, SpeedOptions
+from .options import EVAL_PRECISIONS, RunOptions, SpeedOptions, check_device
 from .training.precision import bf16_warning
 from .presets import describe_presets, get_preset, preset_names
 from .report import aggregate, load_experiment, plots, text_table
@@ -24,6 +25,14 @@ from .report.iterations import iterations_figure
 from .report.compare import figure5
 
 DEFAULT_OUT = Path("lottery_runs")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line naming the command (``lottery run: error: ...``)
+    instead of the whole usage text above it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _positive_int(text: str) -> int:
@@ -231,6 +240,9 @@ def cmd_run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     experiment = open_experiment(args)
+    requests = requests_from_args(args)
+    # branch requests the run cannot honour are refused before any file is written
+    plan(experiment, args.trials, args.levels, control_levels=args.control_levels, **requests)
     executor = make_executor(args.executor, workers=args.workers, address=args.address, device=args.device)
     with executor, experiment as exp:
         warning = bf16_warning(exp.device, exp.hp.training.precision, exp.speed.eval_precision)
@@ -242,7 +254,7 @@ def cmd_run(args) -> int:
             args.levels,
             executor=executor,
             control_levels=args.control_levels,
-            **requests_from_args(args),
+            **requests,
         )
         if not ran:
             _ = exp.data  # every level had finished already: still report missing or corrupt data files
@@ -261,6 +273,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_report(args) -> int:
+    check_output_folder(args.out)
     written, notes = make_report(args.experiments, args.out, args.format, args.levels_for_curves)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -273,7 +286,17 @@ def check_output_file(out: Path) -> None:
     that cannot be created, is a file, or is read-only; or the file's name is a folder)."""
     if out.is_dir():
         raise LotteryError(f"cannot write {out}: it is a folder; give a file name with --out")
-    folder = out.parent
+    _check_creatable(out, out.parent)
+
+
+def check_output_folder(out: Path) -> None:
+    """Refuse, before any work, an output folder that cannot be written: a file, a path below a file,
+    or a read-only folder."""
+    _check_creatable(out, out)
+
+
+def _check_creatable(out: Path, folder: Path) -> None:
+    """``folder`` (the one ``out`` goes in) exists and is writable, or its nearest existing parent is."""
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
@@ -312,6 +335,7 @@ def cmd_presets(args) -> int:
 def cmd_analyze(args) -> int:
     from .analysis.analyze import analyze
 
+    check_output_folder(args.out)
     print("\n".join(str(path) for path in analyze(args.experiments, args.out, args.levels)))
     return 0
 
@@ -319,6 +343,8 @@ def cmd_analyze(args) -> int:
 def cmd_instability(args) -> int:
     from .analysis.instability import run_instability
 
+    check_device(args.device)
+    check_output_folder(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
     results, written = run_instability(
@@ -344,9 +370,7 @@ def cmd_instability(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lottery", description="Find winning lottery tickets (Frankle & Carbin 2019)."
-    )
+    parser = Parser(prog="lottery", description="Find winning lottery tickets (Frankle & Carbin 2019).")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="iterative magnitude pruning: train, prune, reset, repeat")
     add_experiment_arguments(p)
@@ -467,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
     except LotteryError as e:
         print(f"lottery: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a file system failure no check foresaw: still one line
+        print(f"lottery: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("lottery: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

@@ -19,6 +19,7 @@ from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
 from .level_queue import LevelQueue
 from .records import check_numerics, finished_record, numerics, remove_stale_temp_files
 from ..storage import load_json, load_tensors, save_json, save_tensors
+from ..training.precision import compute_dtype
 
 
 class Experiment:
@@ -91,7 +92,9 @@ class Experiment:
     def check(self) -> None:
         """Refuse, with one line and before anything is written, a run that cannot work: data that is
         missing or too small for the split, a batch larger than the training set, --ignore names the
-        model lacks, settings the model cannot use, a pruning strategy that would prune nothing."""
+        model lacks, settings the model cannot use, a pruning strategy that would prune nothing, a
+        training precision the device cannot run."""
+        compute_dtype(self.hp.training.precision, self.device)
         data = self.data
         BatchStream(data.train_x, data.train_y, self.hp.training.batch_size, seed=0)  # checks the batch size
         _ = self.pruning_strategy  # setting it up refuses a strategy that would prune nothing
