@@ -34,7 +34,7 @@ from ..models import get_model_spec
 from ..pruning import Mask, apply_mask, density
 from ..report.plots import plt, save_figure
 from ..seeds import derive_seed
-from ..storage import load_json, save_json
+from ..storage import load_json, save_json, save_text
 from ..training import evaluate, train
 from .folder import ExperimentFolder
 
@@ -357,6 +357,6 @@ def write_outputs(results: list[PathResult], out: Path, title: str) -> list[Path
         ("instability.md", "\n".join(lines) + "\n"),
         ("instability_curves.csv", curves.getvalue()),
     ):
-        (out / name).write_text(text)
+        save_text(out / name, text)
         written.append(out / name)
     return written

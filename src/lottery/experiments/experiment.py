@@ -62,8 +62,10 @@ class Experiment:
         try:
             self.paths.folder.mkdir(parents=True, exist_ok=True)
             probe = self.paths.folder / ".write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
+            try:
+                probe.write_bytes(b"")
+            finally:
+                probe.unlink(missing_ok=True)  # also when the write failed: a refused run leaves no file
         except OSError as e:
             raise LotteryError(
                 f"cannot write results to {self.paths.folder}: {e.strerror}; choose another folder with --out"
