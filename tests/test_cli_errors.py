@@ -162,6 +162,14 @@ def test_cuda_without_cuda_is_refused(capsys, tmp_path):
     assert "no usable CUDA GPU" in refused(capsys, tmp_path / "out", ["--device", "cuda"])
 
 
+def test_instability_on_cuda_without_cuda_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    argv = ["instability", str(tmp_path / "experiment"), "--level", "1", "--device", "cuda"]
+    code, err = run_cli(capsys, [*argv, "--out", str(tmp_path / "out")])
+    assert code == 2 and err == "lottery: error: --device cuda: this machine has no usable CUDA GPU; use --device cpu\n"
+    assert not any(tmp_path.iterdir())
+
+
 def test_data_dir_that_is_a_file_is_refused(capsys, tmp_path):
     data = tmp_path / "data.gz"
     data.write_bytes(b"not a folder")
