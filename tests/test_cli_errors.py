@@ -3,6 +3,8 @@ touches existing results."""
 
 import json
 import shutil
+import subprocess
+import sys
 
 import filelock
 import pytest
@@ -245,3 +247,12 @@ def test_benchmarks_evaluate_in_bf16_only_where_it_is_native(monkeypatch, native
     monkeypatch.setattr(precision.torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
     assert precision.fastest_eval_precision(torch.device("cpu")) == expected
     assert precision.fastest_eval_precision(torch.device("meta")) == "bf16"  # any accelerator: native
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["presets"], ["show", "--help"], ["compare", "--help"]])
+def test_commands_that_train_nothing_start_without_importing_torch(argv):
+    """Importing torch takes most of a second or more; listing presets or reading help should not wait for it."""
+    code = f"import sys; from lottery.cli import main\ntry: main({argv!r})\nexcept SystemExit: pass\n"
+    code += "assert 'torch' not in sys.modules, 'torch was imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
