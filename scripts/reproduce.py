@@ -37,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from lottery.cli import build_parser, hparams_from_args, main  # noqa: E402
+from lottery.cli import build_parser, check_output_folder, hparams_from_args, main  # noqa: E402
 from lottery.errors import LotteryError  # noqa: E402
 from lottery.storage import save_text  # noqa: E402
 from paper_claims import claims, read  # noqa: E402  (scripts/, beside this file)
@@ -169,6 +169,7 @@ def reproduce(argv: list[str] | None) -> None:
     args = parser.parse_args(argv)
     target = TARGETS[args.target]
     report_dir = args.report_dir or REPO / "docs" / "results" / target.get("report", args.target)
+    check_output_folder(report_dir)  # before hours of training, not after
     chains = ["run", *target["experiment"], *SPEED, "--workers", args.workers, "--out", str(args.out)]
     if args.data_dir is not None and not args.data_dir.is_dir():
         fail(f"--data-dir {args.data_dir} is not a folder")

@@ -29,6 +29,7 @@ import pytest
 
 from conftest import TINY_RUN
 
+from lottery.analysis.instability import InstabilityRun
 from lottery.cli import build_parser, hparams_from_args, main
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -160,8 +161,13 @@ def test_a_bad_input_path_is_one_line(command, case, inputs, tmp_path, capsys):
 
 
 # -- outputs --------------------------------------------------------------------------------------
+def no_training(*args, **kwargs):
+    raise AssertionError("trained before checking the output path")
+
+
 @pytest.mark.parametrize("command,case", BAD_OUTPUTS)
-def test_a_bad_output_path_is_one_line_before_any_work(command, case, inputs, tmp_path, capsys):
+def test_a_bad_output_path_is_one_line_before_any_work(command, case, inputs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(InstabilityRun, "measure", no_training)  # the work that takes long
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     if case == "file for folder":

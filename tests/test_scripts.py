@@ -120,3 +120,14 @@ def test_reproduce_report_only_without_results_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 1 and err.startswith("reproduce: error: no results of mnist") and err.count("\n") == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_reproduce_checks_its_report_folder_before_training(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(reproduce, "run", lambda argv: pytest.fail("trained before checking --report-dir"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit) as stop:
+        reproduce.cli(["mnist", "--out", str(tmp_path / "runs"), "--report-dir", str(blocker / "report")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.startswith("reproduce: error: cannot write") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
