@@ -52,7 +52,7 @@ def _write_error(e: OSError, path: Path, data: bytes) -> LotteryError:
     """A full disk (or quota) as one line naming the folder and the space needed; any other failure
     (permissions, a file where a folder belongs) as one line naming the file."""
     if e.errno not in NO_SPACE:
-        return LotteryError(f"cannot write {path}: {e.strerror or e}; choose another folder or free it")
+        return LotteryError(f"cannot write {path}: {e.strerror or e}")
     try:
         free = f", {_size(shutil.disk_usage(path.parent).free)} free"
     except OSError:
