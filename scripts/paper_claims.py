@@ -10,6 +10,7 @@ run shows, and a verdict. A claim whose branch or levels the run does not have y
 
 import argparse
 import csv
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -167,13 +168,18 @@ def claims(data: dict[str, dict[float, dict]]) -> list[tuple[str, str, str, str]
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("table", type=Path, help="table.csv written by `lottery report`")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    try:
+        measured = read(args.table)
+    except (OSError, UnicodeDecodeError, KeyError, ValueError) as e:
+        print(f"paper_claims: error: cannot read {args.table} as a `lottery report` table.csv: {e}", file=sys.stderr)
+        sys.exit(1)
     print("| paper's claim | source | measured | verdict |")
     print("|---|---|---|---|")
-    for row in claims(read(args.table)):
+    for row in claims(measured):
         print("| " + " | ".join(row) + " |")
 
 

@@ -38,7 +38,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from lottery.cli import build_parser, hparams_from_args, main  # noqa: E402
+from lottery.cli import build_parser, check_output_folder, hparams_from_args, main  # noqa: E402
+from lottery.errors import LotteryError  # noqa: E402
+from lottery.storage import save_text  # noqa: E402
 from paper_claims import claims, read  # noqa: E402  (scripts/, beside this file)
 
 # Pm of the paper's Figure 3 curves (100, 51.3, 21.1, 7.0, 3.6, 1.9 %) are levels 0, 3, 7, 12, 15, 18.
@@ -95,6 +97,11 @@ for net, conv_rate in CONV_RATES.items():
 SPEED = ["--batch-networks", "8"]
 
 
+def fail(message: str, code: int = 2) -> None:
+    print(f"reproduce: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
 def run(argv: list[str]) -> None:
     code = main(argv)
     if code:
@@ -139,7 +146,17 @@ def figure5(out: Path, report_root: Path) -> None:
         run(["compare", *folders, "--out", str(report_root / "figure5.png"), "--title", "CIFAR-10 (JPEG copy)"])
 
 
-def cli() -> None:
+def cli(argv: list[str] | None = None) -> None:
+    """The command line; one line on stderr and a non-zero exit for every refusal or failure."""
+    try:
+        reproduce(argv)
+    except LotteryError as e:
+        fail(str(e), e.exit_code)
+    except OSError as e:
+        fail(str(e), 1)
+
+
+def reproduce(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("target", choices=sorted(TARGETS))
     parser.add_argument(
@@ -152,10 +169,13 @@ def cli() -> None:
     parser.add_argument("--workers", default="2", help="worker processes (default 2)")
     parser.add_argument("--report-only", action="store_true", help="run nothing: report the finished levels")
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     target = TARGETS[args.target]
     report_dir = args.report_dir or REPO / "docs" / "results" / target.get("report", args.target)
+    check_output_folder(report_dir)  # before hours of training, not after
     chains = ["run", *target["experiment"], *SPEED, "--workers", args.workers, "--out", str(args.out)]
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        fail(f"--data-dir {args.data_dir} is not a folder")
     data_dir = args.data_dir or REPO.parent / "shared" / "data" / target.get("data", args.target)
     chains += ["--data-dir", str(data_dir)] if data_dir.is_dir() else []
     chains += ["--no-progress"] if args.no_progress else []
@@ -164,24 +184,25 @@ def cli() -> None:
     everything = [*chains, *target["branches"]]
     folder = args.out / hparams_from_args(build_parser().parse_args(chains)).name()
     started = time.time()
+    if args.report_only and not (folder / "hparams.json").is_file():
+        fail(f"no results of {args.target} in {folder}; run without --report-only first, or give its --out", 1)
     if not args.report_only:
         run(chains)
         run(everything)
     hours = (time.time() - started) / 3600
     # Figure 3's curves at the target's levels that every trial has finished (all of them after a full run).
-    finished = set.intersection(
-        *[
-            {int(p.parent.name.split("_")[1]) for p in t.glob("ticket/level_*/metrics.json")}
-            for t in folder.glob("trial_*")
-        ]
-    )
+    per_trial = [
+        {int(p.parent.name.split("_")[1]) for p in t.glob("ticket/level_*/metrics.json")}
+        for t in folder.glob("trial_*")
+    ]
+    finished = set.intersection(*per_trial) if per_trial else set()
     curves = ",".join(k for k in target["curves"].split(",") if k and int(k) in finished)
     run(["report", str(folder), "--out", str(report_dir), *(["--levels-for-curves", curves] if curves else [])])
-    (report_dir / "hparams.json").write_text((folder / "hparams.json").read_text())
+    save_text(report_dir / "hparams.json", (folder / "hparams.json").read_text())
     if args.target == "mnist":  # the paper's claims are about LeNet-300-100 on MNIST
         rows = claims(read(report_dir / "table.csv"))
         table = ["| paper's claim | source | measured | verdict |", "|---|---|---|---|"]
-        (report_dir / "claims.md").write_text("\n".join(table + ["| " + " | ".join(r) + " |" for r in rows]) + "\n")
+        save_text(report_dir / "claims.md", "\n".join(table + ["| " + " | ".join(r) + " |" for r in rows]) + "\n")
     if target.get("data") == "cifar10-jpeg":
         figure5(args.out, report_dir.parent)
     log_path = report_dir / "run.json"
@@ -198,7 +219,7 @@ def cli() -> None:
             "finished_levels": finished_levels(folder),
         }
     )
-    log_path.write_text(json.dumps(log, indent=2) + "\n")
+    save_text(log_path, json.dumps(log, indent=2) + "\n")
     print(f"report: {report_dir}")
 
 

@@ -3,6 +3,8 @@ touches existing results."""
 
 import json
 import shutil
+import subprocess
+import sys
 
 import filelock
 import pytest
@@ -138,6 +140,17 @@ def refused(capsys, out, argv):
             ["--ignore", "hidden.0.weight,hidden.1.weight", "--prune-output", "0"],
             "layer-wise pruning would prune nothing",
         ),
+        # a precision the device cannot train in, branch levels the run does not have
+        (["--device", "cpu", "--precision", "fp16"], "fp16 training needs a CUDA device (got cpu)"),
+        (["--reinit-draws", "1", "--control-levels", "0"], "control levels 0 are outside 1..1"),
+        (["--oneshot", "--control-levels", "7"], "control levels 7 are outside 1..1"),
+        (["--oneshot", "0"], "one-shot levels [0] are outside 1..1"),
+        (["--oneshot", "7"], "one-shot levels [7] are outside 1..1"),
+        # flags that would silently run nothing
+        (["--reinit-draws", "1", "--control-levels", ""], "--control-levels: names no level"),
+        (["--reinit-draws", "1", "--control-levels", ","], "--control-levels: names no level"),
+        (["--oneshot", ""], "--oneshot: names no level"),
+        (["--control-levels", "1"], "--control-levels 1 limits the controls, but none is requested"),
     ],
 )
 def test_bad_settings_are_refused_before_any_folder_exists(capsys, tmp_path, argv, message):
@@ -149,6 +162,14 @@ def test_cuda_without_cuda_is_refused(capsys, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     assert "no usable CUDA GPU" in refused(capsys, tmp_path / "out", ["--device", "cuda"])
+
+
+def test_instability_on_cuda_without_cuda_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    argv = ["instability", str(tmp_path / "experiment"), "--level", "1", "--device", "cuda"]
+    code, err = run_cli(capsys, [*argv, "--out", str(tmp_path / "out")])
+    assert code == 2 and err == "lottery: error: --device cuda: this machine has no usable CUDA GPU; use --device cpu\n"
+    assert not any(tmp_path.iterdir())
 
 
 def test_data_dir_that_is_a_file_is_refused(capsys, tmp_path):
@@ -226,3 +247,12 @@ def test_benchmarks_evaluate_in_bf16_only_where_it_is_native(monkeypatch, native
     monkeypatch.setattr(precision.torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
     assert precision.fastest_eval_precision(torch.device("cpu")) == expected
     assert precision.fastest_eval_precision(torch.device("meta")) == "bf16"  # any accelerator: native
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["presets"], ["show", "--help"], ["compare", "--help"]])
+def test_commands_that_train_nothing_start_without_importing_torch(argv):
+    """Importing torch takes most of a second or more; listing presets or reading help should not wait for it."""
+    code = f"import sys; from lottery.cli import main\ntry: main({argv!r})\nexcept SystemExit: pass\n"
+    code += "assert 'torch' not in sys.modules, 'torch was imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import make_splits
 
-from lottery.cli import build_parser, hparams_from_args
+from lottery.cli import build_parser, hparams_from_args, subcommand
 from lottery.errors import LotteryError, UsageError
 from lottery.experiments import Experiment
 from lottery.experiments.fanout import ExperimentHandle
@@ -30,7 +30,7 @@ def leaf_fields():
 
 def test_every_setting_has_a_flag_with_help():
     parser = build_parser()
-    run = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith("run"))
+    run = subcommand(parser, "run")
     by_dest = {action.dest: action for action in run._actions}
     sections = {
         type(getattr(ExperimentHparams(), f.name)): f.name + "."

@@ -105,3 +105,32 @@ def test_conv_target_reports_and_draws_figure5(tmp_path, monkeypatch):
         assert {row["branch"] for row in csv.DictReader(f)} == {"ticket", "reinit"}
     assert (report / "hparams.json").exists() and not (report / "claims.md").exists()
     assert (tmp_path / "docs" / "figure5.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_reproduce_refuses_a_data_dir_that_is_not_a_folder(tmp_path, capsys):
+    argv = ["mnist", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "runs")]
+    with pytest.raises(SystemExit) as stop:
+        reproduce.cli([*argv, "--report-dir", str(tmp_path / "report"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err == f"reproduce: error: --data-dir {tmp_path / 'none'} is not a folder\n"
+    assert not any(tmp_path.iterdir())
+
+
+def test_reproduce_report_only_without_results_is_one_line(tmp_path, capsys):
+    (tmp_path / "runs").mkdir()  # an empty results root
+    with pytest.raises(SystemExit) as stop:
+        reproduce.cli(["mnist", "--report-only", "--out", str(tmp_path / "runs"), "--report-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.startswith("reproduce: error: no results of mnist") and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_reproduce_checks_its_report_folder_before_training(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(reproduce, "run", lambda argv: pytest.fail("trained before checking --report-dir"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit) as stop:
+        reproduce.cli(["mnist", "--out", str(tmp_path / "runs"), "--report-dir", str(blocker / "report")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.startswith("reproduce: error: cannot write") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]

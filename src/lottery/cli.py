@@ -1,4 +1,9 @@
-"""The ``lottery`` command line: run experiments, show their tables, draw their figures."""
+"""The ``lottery`` command line: run experiments, show their tables, draw their figures.
+
+Modules that import torch are imported where a command needs them, and a command's flags that need
+them (branches, devices) are added when that command is parsed: `lottery --help` and `lottery presets`
+answer without importing torch, which is most of the start-up time of the commands that use it.
+"""
 
 import argparse
 import dataclasses
@@ -6,24 +11,54 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import LotteryError
-from .executors import EXECUTORS, make_executor
-from .experiments import Experiment, run_experiment
-from .experiments.branches import level_list, non_negative_int, requestable_branches, requests_from_args
-from .export import WEIGHTS, export_experiment_ticket
 from .hparams import ExperimentHparams, default_of, flag_of, int_list
-from .options import EVAL_PRECISIONS, RunOptions, SpeedOptions
-from .training.precision import bf16_warning
 from .presets import describe_presets, get_preset, preset_names
-from .report import aggregate, load_experiment, plots, text_table
-from .report.paper import FORMATS, make_report
-from .report.iterations import iterations_figure
-from .report.compare import figure5
+
+if TYPE_CHECKING:
+    from .experiments import Experiment
+    from .options import RunOptions, SpeedOptions
 
 DEFAULT_OUT = Path("lottery_runs")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line naming the command (``lottery run: error: ...``)
+    instead of the whole usage text above it; ``populate(parser)``, when given, adds the command's
+    arguments on first use (parsing it, its --help), so that other commands do not pay for them."""
+
+    def __init__(self, *args, populate=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._populate = populate
+
+    def populated(self) -> "Parser":
+        if self._populate is not None:
+            populate, self._populate = self._populate, None
+            populate(self)
+        return self
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self.populated()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self.populated()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self.populated()
+        return super().format_help()
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _positive_int(text: str) -> int:
@@ -52,6 +87,8 @@ def _add_setting(group, kind: type, f: dataclasses.Field, prefix: str) -> None:
 
 def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags that choose an experiment: a preset plus per-field overrides (None = keep the preset's)."""
+    from .experiments.branches import non_negative_int
+
     g = parser.add_argument_group("experiment (every other flag below overrides one setting of the preset)")
     g.add_argument(
         "--preset",
@@ -84,6 +121,8 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
 def add_branch_arguments(parser: argparse.ArgumentParser) -> None:
     """The paper's controls and one-shot pruning, run as branches next to the ticket chain: one flag
     per registered branch (experiments/branches.py)."""
+    from .experiments.branches import level_list, requestable_branches
+
     g = parser.add_argument_group("controls and one-shot (branches reusing the ticket's masks and θ0)")
     for branch in requestable_branches():
         branch.add_argument(g)
@@ -96,13 +135,15 @@ def add_branch_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    from .experiments.branches import level_list
+
     g = parser.add_argument_group("where and how")
     g.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results root (default ./{DEFAULT_OUT})")
     g.add_argument("--data-dir", type=Path, help="folder with the data set's official files")
     g.add_argument("--download", action="store_true", help="download missing data files (checksums verified)")
     g.add_argument(
         "--device",
-        default="cuda" if torch.cuda.is_available() else "cpu",
+        default=default_device(),
         help="cpu, cuda or cuda:N (default: cuda when available)",
     )
     g.add_argument(
@@ -126,6 +167,8 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
+    from .options import EVAL_PRECISIONS, SpeedOptions
+
     g = parser.add_argument_group("speed (results agree with the defaults to float rounding, except bf16 evaluation)")
     g.add_argument(
         "--batch-networks",
@@ -159,7 +202,9 @@ def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def speed_from_args(args: argparse.Namespace) -> SpeedOptions:
+def speed_from_args(args: argparse.Namespace) -> "SpeedOptions":
+    from .options import SpeedOptions
+
     sparse = getattr(args, "sparse_below", SpeedOptions.sparse_below)
     return SpeedOptions(
         together=getattr(args, "together", 1),
@@ -169,6 +214,8 @@ def speed_from_args(args: argparse.Namespace) -> SpeedOptions:
 
 
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    from .executors import EXECUTORS
+
     g = parser.add_argument_group("parallel and distributed (trials, control draws and one-shot levels fan out)")
     g.add_argument(
         "--executor",
@@ -207,7 +254,9 @@ def hparams_from_args(args: argparse.Namespace) -> ExperimentHparams:
     return override(get_preset(args.preset), "")
 
 
-def options_from_args(args: argparse.Namespace) -> RunOptions:
+def options_from_args(args: argparse.Namespace) -> "RunOptions":
+    from .options import RunOptions
+
     return RunOptions(
         device=args.device,
         progress=not args.no_progress,
@@ -220,13 +269,17 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
     )
 
 
-def open_experiment(args: argparse.Namespace) -> Experiment:
+def open_experiment(args: argparse.Namespace) -> "Experiment":
     """The experiment the flags ask for, checked (one-line errors) but not entered: no folder yet."""
+    from .experiments import Experiment
+
     return Experiment(hparams_from_args(args), args.out, options_from_args(args))
 
 
 def show(folder: Path) -> str:
     """The table of an experiment folder; notes on damaged level records go to stderr."""
+    from .report import aggregate, load_experiment, text_table
+
     results = load_experiment(folder)
     for note in results.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -242,9 +295,21 @@ def show(folder: Path) -> str:
 
 
 def cmd_run(args) -> int:
+    import torch
+
+    from .executors import make_executor
+    from .experiments import run_experiment
+    from .experiments.branches import requests_from_args
+    from .experiments.runner import plan
+    from .report import aggregate, load_experiment, plots
+    from .training.precision import bf16_warning
+
     if args.threads:
         torch.set_num_threads(args.threads)
     experiment = open_experiment(args)
+    requests = requests_from_args(args)
+    # branch requests the run cannot honour are refused before any file is written
+    plan(experiment, args.trials, args.levels, control_levels=args.control_levels, **requests)
     executor = make_executor(args.executor, workers=args.workers, address=args.address, device=args.device)
     with executor, experiment as exp:
         warning = bf16_warning(exp.device, exp.hp.training.precision, exp.speed.eval_precision)
@@ -256,7 +321,7 @@ def cmd_run(args) -> int:
             args.levels,
             executor=executor,
             control_levels=args.control_levels,
-            **requests_from_args(args),
+            **requests,
         )
         if not ran:
             _ = exp.data  # every level had finished already: still report missing or corrupt data files
@@ -274,6 +339,9 @@ def cmd_show(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from .report.paper import make_report
+
+    check_output_folder(args.out)
     written, notes = make_report(args.experiments, args.out, args.format, args.levels_for_curves)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -286,7 +354,17 @@ def check_output_file(out: Path) -> None:
     that cannot be created, is a file, or is read-only; or the file's name is a folder)."""
     if out.is_dir():
         raise LotteryError(f"cannot write {out}: it is a folder; give a file name with --out")
-    folder = out.parent
+    _check_creatable(out, out.parent)
+
+
+def check_output_folder(out: Path) -> None:
+    """Refuse, before any work, an output folder that cannot be written: a file, a path below a file,
+    or a read-only folder."""
+    _check_creatable(out, out)
+
+
+def _check_creatable(out: Path, folder: Path) -> None:
+    """``folder`` (the one ``out`` goes in) exists and is writable, or its nearest existing parent is."""
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
@@ -296,18 +374,24 @@ def check_output_file(out: Path) -> None:
 
 
 def cmd_iterations(args) -> int:
+    from .report.iterations import iterations_figure
+
     check_output_file(args.out)
     print(iterations_figure(args.experiments, list(args.at), args.out))
     return 0
 
 
 def cmd_compare(args) -> int:
+    from .report.compare import figure5
+
     check_output_file(args.out)
     print(figure5(args.experiments, args.out, args.title))
     return 0
 
 
 def cmd_export(args) -> int:
+    from .export import export_experiment_ticket
+
     check_output_file(args.out)
     ticket = export_experiment_ticket(args.experiment, args.trial, args.level, args.out, args.weights)
     print(
@@ -325,13 +409,20 @@ def cmd_presets(args) -> int:
 def cmd_analyze(args) -> int:
     from .analysis.analyze import analyze
 
+    check_output_folder(args.out)
     print("\n".join(str(path) for path in analyze(args.experiments, args.out, args.levels)))
     return 0
 
 
 def cmd_instability(args) -> int:
-    from .analysis.instability import run_instability
+    import torch
 
+    from .analysis.instability import run_instability
+    from .options import check_device
+
+    device = args.device or default_device()
+    check_device(device)
+    check_output_folder(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
     results, written = run_instability(
@@ -344,7 +435,7 @@ def cmd_instability(args) -> int:
         keep_networks=args.keep_networks,
         data_dir=args.data_dir,
         download=args.download,
-        device=args.device,
+        device=device,
         progress=not args.no_progress,
     )
     for r in results:
@@ -357,22 +448,17 @@ def cmd_instability(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lottery", description="Find winning lottery tickets (Frankle & Carbin 2019)."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="iterative magnitude pruning: train, prune, reset, repeat")
-    add_experiment_arguments(p)
-    add_branch_arguments(p)
-    add_runtime_arguments(p)
-    add_speed_arguments(p)
-    add_executor_arguments(p)
-    p.set_defaults(func=cmd_run)
-    p = sub.add_parser("show", help="print the table of a finished (or running) experiment")
-    p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
-    p.set_defaults(func=cmd_show)
-    p = sub.add_parser("report", help="the paper's figures (PNG/SVG) and Markdown/CSV tables of experiments")
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    add_experiment_arguments(parser)
+    add_branch_arguments(parser)
+    add_runtime_arguments(parser)
+    add_speed_arguments(parser)
+    add_executor_arguments(parser)
+
+
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    from .report.paper import FORMATS
+
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
     p.add_argument(
         "--out",
@@ -386,6 +472,44 @@ def build_parser() -> argparse.ArgumentParser:
         type=int_list,
         metavar="K,L,...",
         help="ticket levels drawn in Figure 3's training curves (default: 4 spread from dense to sparsest)",
+    )
+
+
+def add_export_arguments(p: argparse.ArgumentParser) -> None:
+    from .export import WEIGHTS
+
+    p.add_argument("experiment", type=Path, metavar="EXPERIMENT_DIR")
+    p.add_argument("--trial", type=int, default=0, help="trial (default 0)")
+    p.add_argument("--level", type=int, required=True, help="pruning level of the ticket chain")
+    p.add_argument(
+        "--weights",
+        choices=WEIGHTS,
+        default="reset",
+        help="reset: the weights survivors start from (θ0, or θk when rewinding; default); "
+        "final: the weights after that level's training",
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="ticket file to write")
+
+
+def subcommand(parser: argparse.ArgumentParser, name: str) -> Parser:
+    """The parser of subcommand ``name`` of :func:`build_parser`'s parser, with all its arguments."""
+    return parser._subparsers._group_actions[0].choices[name].populated()  # type: ignore[union-attr,index]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="lottery", description="Find winning lottery tickets (Frankle & Carbin 2019).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser(
+        "run", help="iterative magnitude pruning: train, prune, reset, repeat", populate=add_run_arguments
+    )
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("show", help="print the table of a finished (or running) experiment")
+    p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
+    p.set_defaults(func=cmd_show)
+    p = sub.add_parser(
+        "report",
+        help="the paper's figures (PNG/SVG) and Markdown/CSV tables of experiments",
+        populate=add_report_arguments,
     )
     p.set_defaults(func=cmd_report)
     p = sub.add_parser(
@@ -409,18 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("compare.png"), help="figure file (default ./compare.png)")
     p.add_argument("--title", default="", help="figure title")
     p.set_defaults(func=cmd_compare)
-    p = sub.add_parser("export", help="write a ticket (weights + masks) as a plain PyTorch file")
-    p.add_argument("experiment", type=Path, metavar="EXPERIMENT_DIR")
-    p.add_argument("--trial", type=int, default=0, help="trial (default 0)")
-    p.add_argument("--level", type=int, required=True, help="pruning level of the ticket chain")
-    p.add_argument(
-        "--weights",
-        choices=WEIGHTS,
-        default="reset",
-        help="reset: the weights survivors start from (θ0, or θk when rewinding; default); "
-        "final: the weights after that level's training",
+    p = sub.add_parser(
+        "export", help="write a ticket (weights + masks) as a plain PyTorch file", populate=add_export_arguments
     )
-    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="ticket file to write")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("presets", help="list the paper's settings available as --preset")
     p.set_defaults(func=cmd_presets)
@@ -473,7 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data-dir", type=Path, help="folder with the data set's official files")
     p.add_argument("--download", action="store_true", help="download missing data files (checksums verified)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--threads", type=_positive_int, metavar="N", help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_instability)
@@ -487,6 +602,9 @@ def main(argv: list[str] | None = None) -> int:
     except LotteryError as e:
         print(f"lottery: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a file system failure no check foresaw: still one line
+        print(f"lottery: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("lottery: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

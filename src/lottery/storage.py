@@ -9,8 +9,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import torch
-
 from .errors import LotteryError
 
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -40,7 +38,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(e, OSError) and e.errno in NO_SPACE:
+        if isinstance(e, OSError):
             raise _write_error(e, path, data) from None
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -50,10 +48,11 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def _write_error(e: OSError, path: Path, data: bytes) -> Exception:
-    """A full disk (or quota) as one line naming the folder and the space needed; other errors unchanged."""
+def _write_error(e: OSError, path: Path, data: bytes) -> LotteryError:
+    """A full disk (or quota) as one line naming the folder and the space needed; any other failure
+    (permissions, a file where a folder belongs) as one line naming the file."""
     if e.errno not in NO_SPACE:
-        return e
+        return LotteryError(f"cannot write {path}: {e.strerror or e}")
     try:
         free = f", {_size(shutil.disk_usage(path.parent).free)} free"
     except OSError:
@@ -68,6 +67,10 @@ def _size(n: int) -> str:
     return f"{n} bytes" if n < 1_000_000 else f"{n / 1e6:.1f} MB"
 
 
+def save_text(path: Path, text: str) -> None:
+    atomic_write(path, text.encode())
+
+
 def save_json(path: Path, obj) -> None:
     atomic_write(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
 
@@ -76,11 +79,13 @@ def load_json(path: Path):
     """The parsed file, or None if it is absent or unreadable (then the work that writes it is redone)."""
     try:
         return json.loads(Path(path).read_text())
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
+        return None  # NotADirectoryError: a file stands where a folder of the path should be
 
 
 def save_tensors(path: Path, obj) -> None:
+    import torch  # here, not at the top: commands that only read JSON start without importing torch
+
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write(path, buffer.getvalue())
@@ -88,6 +93,8 @@ def save_tensors(path: Path, obj) -> None:
 
 def load_tensors(path: Path):
     """Like load_json: None if absent or unreadable."""
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:

@@ -16,6 +16,7 @@ from ..pruning import layer_density
 from ..report.figures import default_curve_levels
 from ..experiments.branches import branch_kind, branch_order
 from ..experiments.folder import ExperimentFolder
+from ..storage import save_text
 from . import anatomy, figures
 from .overlap import expected_random_jaccard, jaccard
 
@@ -282,10 +283,10 @@ def analyze(folders: list[Path], out: Path, levels: list[int] | None = None) -> 
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     writer.writerows(rows)  # floats at full precision (repr): the CSV is for further computation
-    (out / "analysis.csv").write_text(text.getvalue())
+    save_text(out / "analysis.csv", text.getvalue())
     intro = (
         "# Ticket anatomy\n\nJaccard: |A ∩ B| / |A ∪ B| of kept sets; random_expected: the same for two random "
         "masks with the same per-layer counts. start values: θ0 (θk when rewinding).\n\n"
     )
-    (out / "analysis.md").write_text(intro + "\n\n".join(sections) + "\n")
+    save_text(out / "analysis.md", intro + "\n\n".join(sections) + "\n")
     return written + [out / "analysis.md", out / "analysis.csv"]

@@ -36,7 +36,7 @@ from ..experiments.layout import TICKET, ExperimentPaths
 from ..pruning import Mask, apply_mask, density
 from ..report.plots import plt, save_figure
 from ..seeds import derive_seed
-from ..storage import load_json, load_tensors, save_json, save_tensors
+from ..storage import load_json, load_tensors, save_json, save_tensors, save_text
 from ..training import Schedule, evaluate, train
 
 BN_EXAMPLES, BN_BATCH = 2000, 200  # training images used to recompute batch norm statistics
@@ -408,6 +408,6 @@ def write_outputs(results: list[PathResult], out: Path, title: str) -> list[Path
         ("instability.md", "\n".join(lines) + "\n"),
         ("instability_curves.csv", curves.getvalue()),
     ):
-        (out / name).write_text(text)
+        save_text(out / name, text)
         written.append(out / name)
     return written

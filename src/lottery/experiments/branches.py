@@ -47,7 +47,10 @@ def non_negative_int(text: str) -> int:
 
 
 def level_list(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(",") if v.strip())
+    levels = tuple(int(v) for v in text.split(",") if v.strip())
+    if not levels:  # an empty list would silently run nothing
+        raise argparse.ArgumentTypeError(f"names no level, got {text!r}; give K,L,...")
+    return levels
 
 
 class Branch:

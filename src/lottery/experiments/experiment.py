@@ -23,6 +23,7 @@ from .level_queue import LevelTrainer
 from .level_record import numerics
 from .recording import check_numerics, finished_record, remove_stale_temp_files
 from ..storage import load_json, load_tensors, save_json, save_tensors
+from ..training.precision import compute_dtype
 
 
 class Experiment:
@@ -65,8 +66,10 @@ class Experiment:
         try:
             self.paths.folder.mkdir(parents=True, exist_ok=True)
             probe = self.paths.folder / ".write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
+            try:
+                probe.write_bytes(b"")
+            finally:
+                probe.unlink(missing_ok=True)  # also when the write failed: a refused run leaves no file
         except OSError as e:
             raise LotteryError(
                 f"cannot write results to {self.paths.folder}: {e.strerror}; choose another folder with --out"
@@ -96,7 +99,9 @@ class Experiment:
     def check(self) -> None:
         """Refuse, with one line and before anything is written, a run that cannot work: data that is
         missing or too small for the split, a batch larger than the training set, --ignore names the
-        model lacks, settings the model cannot use, a pruning strategy that would prune nothing."""
+        model lacks, settings the model cannot use, a pruning strategy that would prune nothing, a
+        training precision the device cannot run."""
+        compute_dtype(self.hp.training.precision, self.device)
         data = self.data
         BatchStream(data.train_x, data.train_y, self.hp.training.batch_size, seed=0)  # checks the batch size
         _ = self.pruning_strategy  # setting it up refuses a strategy that would prune nothing

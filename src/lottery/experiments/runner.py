@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from ..executors import Executor
 from ..errors import UsageError
-from .branches import Unit, all_branches, check_requests, run_branch_level, train_units
+from .branches import Unit, all_branches, check_requests, requestable_branches, run_branch_level, train_units
 from .experiment import Experiment
 from .fanout import Call, map_jobs
 from .lockstep import run_in_lockstep, waves
@@ -39,6 +39,13 @@ def plan(
     at every level); the ticket chain still runs every level, since each level is pruned from the one before."""
     check_requests(requests)
     if control_levels is not None:
+        if not control_levels:
+            raise UsageError("--control-levels names no level; leave it out to run the controls at every level")
+        if not any(requests.get(b.option) for b in requestable_branches()):
+            raise UsageError(
+                f"--control-levels {','.join(map(str, control_levels))} limits the controls, but none is requested: "
+                f"add {', '.join(b.usage for b in requestable_branches())}"
+            )
         outside = sorted(k for k in control_levels if not 1 <= k <= levels)
         if outside:
             raise UsageError(

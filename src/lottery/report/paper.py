@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
+from ..storage import save_text
 from ..experiments.branches import requestable_branches
 from . import figures
 from ..experiments.level_record import REPORTED_SUMMARY, LevelRecord
@@ -188,6 +189,6 @@ def make_report(
         notes += e.notes + missing_branch_notes(e)
     markdown = "\n\n".join(experiment_markdown(e) for e in experiments) + "\n"
     for name, text in (("table.md", markdown), ("table.csv", csv_table(experiments))):
-        (out / name).write_text(text)
+        save_text(out / name, text)
         written.append(out / name)
     return written, notes

@@ -1,9 +1,11 @@
 """Matplotlib figures of aggregated levels (Pm on a log axis, decreasing left to right as in the paper)."""
 
+import io
 from dataclasses import astuple
 from pathlib import Path
 
 from ..experiments.branches import BRANCHES, Style
+from ..storage import atomic_write
 from .results import LevelStats
 
 
@@ -69,9 +71,13 @@ def summary_figure(levels: list[LevelStats], title: str, path: Path) -> Path:
 
 
 def save_figure(fig, path: Path, dpi: int = 150) -> Path:
-    """Write ``fig`` (creating the folder) and free it."""
+    """Write ``fig`` atomically (creating the folder; a crash leaves the previous file or none, never
+    a partial one) and free it. The format is the file's suffix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format=path.suffix.lstrip(".") or None, dpi=dpi)
+    finally:
+        plt.close(fig)
+    atomic_write(path, buffer.getvalue())
     return path
