@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from lottery.cli import build_parser, hparams_from_args, main  # noqa: E402
-from paper_claims import claims, read  # noqa: E402  (scripts/, beside this file)
+from paper_claims import claims, markdown, read  # noqa: E402  (scripts/, beside this file)
 
 # Pm of the paper's Figure 3 curves (100, 51.3, 21.1, 7.0, 3.6, 1.9 %) are levels 0, 3, 7, 12, 15, 18.
 TARGETS = {
@@ -174,9 +174,7 @@ def cli() -> None:
     run(["report", str(folder), "--out", str(report_dir), *(["--levels-for-curves", curves] if curves else [])])
     (report_dir / "hparams.json").write_text((folder / "hparams.json").read_text())
     if args.target == "mnist":  # the paper's claims are about LeNet-300-100 on MNIST
-        rows = claims(read(report_dir / "table.csv"))
-        table = ["| paper's claim | source | measured | verdict |", "|---|---|---|---|"]
-        (report_dir / "claims.md").write_text("\n".join(table + ["| " + " | ".join(r) + " |" for r in rows]) + "\n")
+        (report_dir / "claims.md").write_text(markdown(claims(read(report_dir / "table.csv"))))
     if target.get("data") == "cifar10-jpeg":
         figure5(args.out, report_dir.parent)
     log_path = report_dir / "run.json"
