@@ -22,6 +22,7 @@ from .report import aggregate, load_experiment, plots, text_table
 from .report.paper import FORMATS, make_report
 from .report.iterations import iterations_figure
 from .report.compare import figure5
+from .report.labels import experiment_title
 
 DEFAULT_OUT = Path("lottery_runs")
 
@@ -248,8 +249,9 @@ def cmd_run(args) -> int:
             _ = exp.data  # every level had finished already: still report missing or corrupt data files
         folder = exp.paths.folder
     print(show(folder))
-    _, runs = load_experiment(folder)
-    figure = plots.summary_figure(aggregate(runs), folder.name, folder / "summary.png")
+    info, runs = load_experiment(folder)
+    title = experiment_title(folder.name, info["hparams"], len({r["trial"] for r in runs}))
+    figure = plots.summary_figure(aggregate(runs), title, folder / "summary.png")
     print(f"\nfigure: {figure}")
     return 0
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import LotteryError, UsageError
 from ..experiments.branches import requestable_branches
 from . import figures
+from .labels import experiment_title
 from .results import SUMMARY_KEYS, LevelStats, aggregate, load_experiment
 
 FORMATS = ("png", "svg")
@@ -24,6 +25,7 @@ TABLE_KEYS = (
 class LoadedExperiment:
     folder: Path
     name: str
+    hparams: dict  # hparams.json's "hparams": what the run computed
     runs: list[dict]
     levels: list[LevelStats] = field(init=False)
 
@@ -33,6 +35,9 @@ class LoadedExperiment:
     def branches(self) -> set[str]:
         return {ls.branch for ls in self.levels}
 
+    def title(self) -> str:
+        return experiment_title(self.name, self.hparams, len({r["trial"] for r in self.runs}))
+
     def ticket_levels(self) -> list[int]:
         return sorted(ls.level for ls in self.levels if ls.branch == "ticket")
 
@@ -41,7 +46,7 @@ def load(folder: Path) -> LoadedExperiment:
     info, runs = load_experiment(folder)
     if not runs:
         raise LotteryError(f"{folder} has no finished levels yet; nothing to report")
-    return LoadedExperiment(Path(folder), info["name"], runs)
+    return LoadedExperiment(Path(folder), info["name"], info["hparams"], runs)
 
 
 def csv_table(experiments: list[LoadedExperiment]) -> str:
@@ -87,7 +92,7 @@ def by_branch_table(levels: list[LevelStats], key: str, scale: float, fmt: str) 
 def experiment_markdown(e: "LoadedExperiment") -> str:
     """Side-by-side comparisons first (test accuracy and early-stop iteration), then every number."""
     parts = [
-        f"### {e.name}",
+        f"### {e.title()}",
         "Test accuracy at early stop (%), mean [min, max] over runs (trials x control draws):",
         by_branch_table(e.levels, "test_acc_at_early_stop", 100, "{:.2f}"),
         "Early-stop iteration (minimum validation loss), mean [min, max]:",
@@ -157,8 +162,7 @@ def make_report(
     written, notes = [], []
     for e, levels_for_curves in zip(experiments, chosen):
         where = out if len(experiments) == 1 else out / e.name
-        trials = len({r["trial"] for r in e.runs})
-        title = f"{e.name} ({trials} trial{'s' if trials > 1 else ''})"
+        title = e.title()
         written.append(figures.figure1(e.levels, title, where / f"fig1.{fmt}"))
         written.append(figures.figure3(e.runs, levels_for_curves, title, where / f"fig3.{fmt}"))
         written.append(figures.figure4(e.levels, title, where / f"fig4.{fmt}"))
