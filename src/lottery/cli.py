@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
     p.add_argument("--out", type=Path, default=Path("compare.png"), help="figure file (default ./compare.png)")
-    p.add_argument("--title", default="", help="figure title")
+    p.add_argument("--title", default="", help="figure title (default: the experiments' data sets)")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("export", help="write a ticket (weights + masks) as a plain PyTorch file")
     p.add_argument("experiment", type=Path, metavar="EXPERIMENT_DIR")
