@@ -23,7 +23,7 @@ from torch import nn
 from lottery.data import DataSplits
 from lottery.hparams import TrainingHparams
 from lottery.models import get_model_spec
-from lottery.training import train
+from lottery.training import Schedule, train
 from lottery.training.precision import native_bf16
 
 EVAL_EVERY = 100
@@ -100,7 +100,7 @@ def lottery_conv(data: DataSplits, iterations: int, net: str, eval_dtype: torch.
     mask = {n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters() if n in model.prunable_kinds()}
     hp = TrainingHparams(lr=NETS[net][1], batch_size=60, iterations=iterations, eval_every=EVAL_EVERY)
     began = time.perf_counter()
-    train(model, mask, data, hp, 0, progress=False, eval_dtype=eval_dtype)
+    train(model, mask, data, hp, 0, schedule=Schedule(progress=False), eval_dtype=eval_dtype)
     return time.perf_counter() - began
 
 

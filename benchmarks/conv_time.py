@@ -21,6 +21,7 @@ from lottery.data import DataSplits
 from lottery.hparams import TrainingHparams
 from lottery.models import get_model_spec
 from lottery.pruning import full_mask
+from lottery.training import Schedule
 from lottery.training.loop import evaluate, train
 
 
@@ -39,9 +40,11 @@ def time_training(name: str, iterations: int, lr: float, device: str) -> float:
     model = get_model_spec(name).build((3, 32, 32), 10).to(device)
     mask = full_mask(model, model.prunable_kinds())
     hp = TrainingHparams(lr=lr, batch_size=60, iterations=iterations, eval_every=iterations)
-    train(model, mask, data, replace(hp, iterations=5, eval_every=5), seed=0, progress=False)  # warm-up
+    train(
+        model, mask, data, replace(hp, iterations=5, eval_every=5), schedule=Schedule(progress=False), seed=0
+    )  # warm-up
     began = time.perf_counter()
-    train(model, mask, data, hp, seed=1, progress=False)
+    train(model, mask, data, hp, schedule=Schedule(progress=False), seed=1)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return (time.perf_counter() - began) / iterations

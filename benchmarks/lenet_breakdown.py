@@ -21,6 +21,7 @@ from lenet_speed import hparams, lenets, mnist_shaped
 from dataclasses import replace
 
 from lottery.options import EVAL_PRECISIONS
+from lottery.training import Schedule
 from lottery.training.batched import StackedEngine, train_many
 from lottery.training.stacked_fc import StackedFC
 from lottery.training.precision import fastest_eval_precision
@@ -67,7 +68,11 @@ def main() -> None:
     data = mnist_shaped("cpu")
     dtype = EVAL_PRECISIONS[args.eval_precision]
     train_many(
-        lenets(data, args.k, 0), data, replace(hparams(50), precision=args.precision), progress=False, eval_dtype=dtype
+        lenets(data, args.k, 0),
+        data,
+        replace(hparams(50), precision=args.precision),
+        schedule=Schedule(progress=False),
+        eval_dtype=dtype,
     )  # warm-up
     parts = {
         "forward + backward": (StackedFC, "compute_grads"),
@@ -80,7 +85,7 @@ def main() -> None:
             lenets(data, args.k, 0),
             data,
             replace(hparams(args.iterations), precision=args.precision),
-            progress=False,
+            schedule=Schedule(progress=False),
             eval_dtype=dtype,
         )
         total = time.perf_counter() - began

@@ -43,7 +43,7 @@ from lottery.data import DataSplits
 from lottery.executors import LocalExecutor
 from lottery.hparams import TrainingHparams
 from lottery.models import get_model_spec
-from lottery.training import train
+from lottery.training import Schedule, train
 from lottery.training.batched import Job, train_many
 from lottery.training.precision import native_bf16
 
@@ -123,7 +123,14 @@ def hparams(iterations: int) -> TrainingHparams:
 def lottery_loop(data: DataSplits, iterations: int) -> float:
     (job,) = lenets(data, 1, 0)
     began = time.perf_counter()
-    train(job.model, job.mask, data, hparams(iterations), job.seed, progress=False, train_accuracy_examples=None)
+    train(
+        job.model,
+        job.mask,
+        data,
+        hparams(iterations),
+        job.seed,
+        schedule=Schedule(progress=False, train_accuracy_examples=None),
+    )
     sync(str(data.train_x.device))
     return time.perf_counter() - began
 
@@ -131,7 +138,13 @@ def lottery_loop(data: DataSplits, iterations: int) -> float:
 def lottery_batched(data: DataSplits, iterations: int, k: int, eval_dtype: torch.dtype) -> float:
     jobs = lenets(data, k, 0)
     began = time.perf_counter()
-    train_many(jobs, data, hparams(iterations), progress=False, eval_dtype=eval_dtype, train_accuracy_examples=None)
+    train_many(
+        jobs,
+        data,
+        hparams(iterations),
+        schedule=Schedule(progress=False, train_accuracy_examples=None),
+        eval_dtype=eval_dtype,
+    )
     sync(str(data.train_x.device))
     return time.perf_counter() - began
 
@@ -146,7 +159,13 @@ def timed_share(task: tuple) -> float:
     jobs = lenets(data, k, first_seed)
     while time.time() < start_at:
         time.sleep(0.001)
-    train_many(jobs, data, hparams(iterations), progress=False, eval_dtype=eval_dtype, train_accuracy_examples=None)
+    train_many(
+        jobs,
+        data,
+        hparams(iterations),
+        schedule=Schedule(progress=False, train_accuracy_examples=None),
+        eval_dtype=eval_dtype,
+    )
     return time.time()
 
 

@@ -26,6 +26,7 @@ from lottery.data import DataSplits
 from lottery.options import EVAL_PRECISIONS
 from lottery.hparams import TrainingHparams
 from lottery.models import get_model_spec
+from lottery.training import Schedule
 from lottery.training.batched import Job, train_many
 from lottery.training.stacked_fc import StackedFC
 from lottery.training.precision import fastest_eval_precision
@@ -140,7 +141,7 @@ def training(densities, k: int, iterations: int, rounds: int) -> None:
             for label, threshold in (("dense", None), ("sparse", 1.0)):
                 jobs = networks(k, density)
                 began = time.perf_counter()
-                train_many(jobs, data, hp, progress=False, eval_dtype=eval_dtype, sparse=threshold)
+                train_many(jobs, data, hp, schedule=Schedule(progress=False), eval_dtype=eval_dtype, sparse=threshold)
                 rates[label].append(k * iterations / (time.perf_counter() - began))
         dense, sparse = statistics.median(rates["dense"]), statistics.median(rates["sparse"])
         print(f"{density:>8.0%} {dense:>8.0f} {sparse:>8.0f} {sparse / dense:>8.2f}x")

@@ -61,19 +61,37 @@ def test_start_values_and_magnitude_change():
 
 
 def test_input_connectivity():
-    _, mask = ticket()
-    assert first_image_layer(mask) == "hidden.0.weight"
-    _, conv_mask = ticket("conv2")
-    assert first_image_layer(conv_mask) is None
+    state, mask = ticket()
+    assert first_image_layer(mask, state) == "hidden.0.weight"
+    conv_state, conv_mask = ticket("conv2")
+    assert first_image_layer(conv_mask, conv_state) is None
     layer = torch.zeros(5, 784, dtype=torch.bool)
     layer[:, 0] = True  # pixel (0, 0) keeps all 5 outgoing weights
     layer[2, 28 * 27 + 27] = True  # pixel (27, 27) keeps one
-    counts = input_connectivity(layer)
-    assert counts.shape == (28, 28) and counts[0, 0] == 5 and counts[27, 27] == 1 and counts.sum() == 6
-    rgb = torch.ones(2, 3 * 32 * 32, dtype=torch.bool)
-    assert torch.equal(input_connectivity(rgb), torch.full((32, 32), 6.0, dtype=torch.float64))
+    fractions = input_connectivity(layer)
+    assert fractions.shape == (28, 28) and fractions[0, 0] == 1 and fractions[27, 27] == 1 / 5
+    assert fractions.sum() == 6 / 5
     with pytest.raises(ValueError):
         input_connectivity(torch.ones(2, 10, dtype=torch.bool))
     centre = torch.zeros(28, 28)
     centre[4:-4, 4:-4] = 1
     assert border_share(centre) == 0.0 and border_share(torch.ones(28, 28)) == 1.0
+
+
+def test_input_connectivity_of_rgb_images_is_a_fraction_of_outputs_times_channels():
+    # 2 outputs reading 3 x 2 x 2 images: input index = channel * 4 + row * 2 + column
+    layer = torch.zeros(2, 12, dtype=torch.bool)
+    layer[:, [0, 4, 8]] = True  # pixel (0, 0): all 2 x 3 outgoing weights kept
+    layer[0, [1, 5]] = True  # pixel (0, 1): output 0 in red and green, 2 of 6
+    layer[1, 11] = True  # pixel (1, 1): output 1 in blue, 1 of 6
+    expected = torch.tensor([[6 / 6, 2 / 6], [0, 1 / 6]], dtype=torch.float64)
+    assert torch.allclose(input_connectivity(layer), expected)
+    assert torch.equal(input_connectivity(torch.ones(2, 3 * 32 * 32, dtype=torch.bool)), torch.ones(32, 32))
+    assert input_connectivity(layer).mean() == pytest.approx(layer.float().mean())  # the layer's density
+
+
+def test_connectivity_is_only_for_the_layer_reading_the_input():
+    state, mask = ticket()
+    del mask["hidden.0.weight"]  # left unpruned: hidden.1 (300 inputs, also 3 x 10 x 10) reads hidden units
+    assert first_image_layer(mask, state) is None
+    assert first_image_layer(mask, state, (3, 10, 10)) is None

@@ -1,12 +1,13 @@
 """`lottery analyze` and `lottery instability` end to end on tiny runs of the embedded digits data."""
 
 import csv
+import statistics
 from pathlib import Path
 
 import pytest
 import torch
 
-from lottery.analysis.folder import ExperimentFolder
+from lottery.experiments import ExperimentFolder
 from lottery.analysis.instability import InstabilityRun
 from lottery.cli import main
 
@@ -84,7 +85,10 @@ def test_analyze_writes_figures_and_tables(experiment, tmp_path, capsys):
                 int(exp.mask(t, "ticket", k)[layer].sum()) / int(exp.mask(t, "ticket", k - 1)[layer].sum())
                 for t in (0, 1)
             ]
-            assert float(r["value"]) == pytest.approx(sum(ratios) / 2, rel=1e-3)
+            assert float(r["value"]) == pytest.approx(statistics.fmean(ratios), rel=1e-12)
+        if r["analysis"] == "overlap_between_trials" and r["statistic"] == "jaccard_mean" and r["layer"] != "all":
+            a, b = (exp.mask(t, "ticket", int(r["level"]))[r["layer"]] for t in (0, 1))
+            assert float(r["value"]) == int((a & b).sum()) / int((a | b).sum())  # written at full precision
     densities = {
         (r["branch"], r["level"], r["layer"]): float(r["value"]) for r in rows if r["analysis"] == "layer_density"
     }
@@ -162,3 +166,82 @@ def test_rewind_start_is_the_dense_run_at_iteration_k(tmp_path, capsys):
     )
     assert [r["rewind"] for r in read_rows(tmp_path / "inst" / "instability.csv")] == ["0", "20"]
     assert (tmp_path / "inst" / "instability_barrier.png").exists()
+
+
+@pytest.mark.slow
+def test_connectivity_of_an_rgb_fc_net_is_a_fraction_of_outputs_times_channels(tmp_path):
+    from test_conv import make_batches, write_py2_folder
+
+    from lottery.analysis.analyze import Analysis
+
+    data = write_py2_folder(tmp_path / "cifar", make_batches(n_train_per_batch=12, n_test=10))
+    folder = run_experiment(
+        tmp_path / "runs",
+        "--model",
+        "lenet_300_100",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(data),
+        "--validation-size",
+        "10",
+        "--batch-size",
+        "10",
+        "--levels",
+        "1",
+        "--iterations",
+        "4",
+        "--eval-every",
+        "2",
+    )
+    layer, maps = Analysis(folder).connectivity()
+    keep = ExperimentFolder(folder).mask(0, "ticket", 1)[layer]  # 300 outputs x (3 x 32 x 32) inputs
+    by_hand = keep.view(300, 3, 32, 32).sum(dim=(0, 1)).double() / (300 * 3)
+    fractions, density = maps[1]
+    assert torch.allclose(fractions, by_hand) and fractions.max() <= 1
+    assert fractions.mean() == pytest.approx(density)
+    out = tmp_path / "analysis"
+    assert main(["analyze", str(folder), "--out", str(out)]) == 0
+    assert (out / "input_connectivity.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_no_connectivity_map_when_the_input_layer_is_not_pruned(tmp_path):
+    # hidden.1 reads the 300 hidden units of hidden.0 (300 = 3 x 10 x 10, yet no image)
+    folder = run_experiment(tmp_path / "runs", "--ignore", "hidden.0.weight", "--levels", "1", "--iterations", "20")
+    out = tmp_path / "analysis"
+    assert main(["analyze", str(folder), "--out", str(out)]) == 0
+    assert not (out / "input_connectivity.png").exists()
+    assert not [r for r in read_rows(out / "analysis.csv") if r["analysis"] == "input_connectivity"]
+    assert "no connectivity map" in (out / "analysis.md").read_text()
+
+
+@pytest.mark.slow
+def test_instability_keeps_the_two_trained_networks(experiment, tmp_path, monkeypatch):
+    from lottery.analysis import instability
+    from lottery.storage import load_tensors
+
+    out = tmp_path / "inst"
+    argv = ["instability", str(experiment), "--level", "2", "--out", str(out), "--no-progress", "--keep-networks"]
+    assert main([*argv, "--points", "5"]) == 0
+    stored = load_tensors(out / "networks" / "trial_0-level_2-rewind_0.pt")
+    assert (stored["experiment"], stored["trial"], stored["level"], stored["rewind"]) == (experiment.name, 0, 2, 0)
+    mask = ExperimentFolder(experiment).mask(0, "ticket", 2)
+    a, b = stored["copies"]
+    for name, keep in mask.items():
+        assert (a[name][~keep] == 0).all() and (b[name][~keep] == 0).all()
+        assert not torch.equal(a[name], b[name])  # different data orders
+    first = read_rows(out / "instability_curves.csv")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(instability, "train", no_training)
+    assert main([*argv[:-1], "--points", "3"]) == 0  # the stored networks, evaluated at other points
+    again = read_rows(out / "instability_curves.csv")
+    assert len(again) == 3 and [again[0]["error"], again[-1]["error"]] == [first[0]["error"], first[-1]["error"]]
+    monkeypatch.undo()
+
+    (out / "networks" / "trial_0-level_2-rewind_0.pt").write_bytes(b"damaged")
+    assert main([*argv, "--points", "3"]) == 0  # trained again and stored again
+    assert load_tensors(out / "networks" / "trial_0-level_2-rewind_0.pt")["level"] == 2

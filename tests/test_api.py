@@ -8,6 +8,7 @@ from torch import nn
 from lottery.api import TicketSearch, as_splits, default_prunable, find_ticket
 from lottery.errors import LotteryError, UsageError
 from lottery.hparams import TrainingHparams
+from lottery.training.metrics import Curve
 
 
 class SmallNet(nn.Module):
@@ -150,14 +151,14 @@ def test_builtin_training_rewinds_to_the_weights_at_iteration_k():
     with pytest.raises(LotteryError, match="train the dense network first"):
         search.reset()
     dense = search.train_level(data=(blobs(60, 1), blobs(30, 2)), hparams=FAST)
-    assert dense["curve"]["iterations"] == [0, 20, 40]
+    assert Curve.from_dict(dense["curve"]).iterations == [0, 20, 40]
     theta_k = {k: v.clone() for k, v in search.rewind_state.items()}
     assert not torch.equal(theta_k["head.1.weight"], search.initial_state["head.1.weight"])
     search.prune()
     search.reset()
     assert torch.equal(model.head[1].weight, theta_k["head.1.weight"] * search.masks["head.1.weight"])
     record = search.train_level(data=(blobs(60, 1), blobs(30, 2)), hparams=FAST)
-    assert record["curve"]["iterations"] == [20, 40]  # trained from iteration k=10 on, not from 0
+    assert Curve.from_dict(record["curve"]).iterations == [20, 40]  # trained from iteration k=10 on, not from 0
 
 
 def test_find_ticket_end_to_end_learns_and_prunes():

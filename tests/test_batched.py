@@ -1,5 +1,6 @@
 """Training K networks at once (training/batched.py) gives what training them one by one gives."""
 
+import dataclasses
 from dataclasses import replace
 
 import pytest
@@ -12,7 +13,7 @@ from lottery.errors import LotteryError
 from lottery.hparams import TrainingHparams
 from lottery.models import LotteryModel
 from lottery.pruning import apply_mask
-from lottery.training import train
+from lottery.training import Schedule, train
 from lottery.training.stacked_fc import StackedFC
 from lottery.training.batched import Job, can_batch, split_optimizer_state, stack_optimizer_states, train_many
 
@@ -22,20 +23,31 @@ HP = TrainingHparams(lr=5e-3, batch_size=20, iterations=90, eval_every=15)
 NETS = [(0, 0.0, 10), (1, 0.5, 11), (2, 0.95, 12)]
 
 
+SCHEDULE_KEYS = {f.name for f in dataclasses.fields(Schedule)}
+
+
+def split_kwargs(kwargs) -> tuple[Schedule, dict]:
+    """(the schedule, the engine's keywords) of a train/train_many call's keywords."""
+    schedule = Schedule(progress=False, **{k: v for k, v in kwargs.items() if k in SCHEDULE_KEYS})
+    return schedule, {k: v for k, v in kwargs.items() if k not in SCHEDULE_KEYS}
+
+
 def one_by_one(data, hp, nets=NETS, **kwargs):
-    return [train(*pruned_lenet(data, r, i), data, hp, s, progress=False, **kwargs) for i, r, s in nets]
+    schedule, engine = split_kwargs(kwargs)
+    return [train(*pruned_lenet(data, r, i), data, hp, s, schedule, **engine) for i, r, s in nets]
 
 
 def together(data, hp, nets=NETS, **kwargs):
     jobs = [Job(*pruned_lenet(data, r, i), seed=s) for i, r, s in nets]
-    return jobs, train_many(jobs, data, hp, progress=False, **kwargs)
+    schedule, engine = split_kwargs(kwargs)
+    return jobs, train_many(jobs, data, hp, schedule, **engine)
 
 
 def assert_same_run(expected, got, atol=2e-5):
     assert got.curve.iterations == expected.curve.iterations
-    assert got.curve.val_loss == pytest.approx(expected.curve.val_loss, rel=1e-4, abs=1e-6)
-    assert got.curve.val_acc == expected.curve.val_acc
-    assert got.curve.test_acc == expected.curve.test_acc
+    assert got.curve.values("val_loss") == pytest.approx(expected.curve.values("val_loss"), rel=1e-4, abs=1e-6)
+    assert got.curve.values("val_acc") == expected.curve.values("val_acc")
+    assert got.curve.values("test_acc") == expected.curve.values("test_acc")
     for key in ("early_stop_iteration", "test_acc_at_early_stop", "train_acc_at_early_stop", "train_acc_final"):
         assert got.summary[key] == expected.summary[key], key
     assert got.final_state.keys() == expected.final_state.keys()
@@ -79,12 +91,19 @@ def test_sparse_kernels_checkpoint_in_the_dense_format(tiny_data, tmp_path):
         Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt")
         for n, (i, r, s) in enumerate(SPARSE_NETS)
     ]
-    train_many(jobs, tiny_data, replace(HP, iterations=60), checkpoint_every=45, progress=False, sparse=0.1)
+    train_many(
+        jobs, tiny_data, replace(HP, iterations=60), schedule=Schedule(checkpoint_every=45, progress=False), sparse=0.1
+    )
     for n, ((i, r, s), expected) in enumerate(zip(SPARSE_NETS, full, strict=True)):
         state = torch.load(tmp_path / f"{n}.pt", weights_only=False)["optimizer"]["state"]
         assert state[0]["exp_avg"].shape == (300, 784)  # Adam's moments as the one-network loop keeps them
         resumed = train(
-            *pruned_lenet(tiny_data, r, i), tiny_data, HP, s, checkpoint=tmp_path / f"{n}.pt", progress=False
+            *pruned_lenet(tiny_data, r, i),
+            tiny_data,
+            HP,
+            s,
+            schedule=Schedule(progress=False),
+            checkpoint=tmp_path / f"{n}.pt",
         )
         assert_same_run(expected, resumed)
     # and back: the dense checkpoints resume with sparse kernels
@@ -98,11 +117,12 @@ def test_sparse_kernels_checkpoint_in_the_dense_format(tiny_data, tmp_path):
             tiny_data,
             replace(HP, iterations=60),
             s,
+            schedule=Schedule(checkpoint_every=45, progress=False),
             checkpoint=tmp_path / f"{n}.pt",
-            checkpoint_every=45,
-            progress=False,
         )
-    for expected, resumed in zip(full, train_many(jobs, tiny_data, HP, progress=False, sparse=0.1), strict=True):
+    for expected, resumed in zip(
+        full, train_many(jobs, tiny_data, HP, schedule=Schedule(progress=False), sparse=0.1), strict=True
+    ):
         assert_same_run(expected, resumed)
 
 
@@ -128,10 +148,15 @@ def test_checkpoints_resume_across_both_paths(tiny_data, tmp_path):
         Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"a{n}.pt")
         for n, (i, r, s) in enumerate(NETS)
     ]
-    train_many(jobs, tiny_data, short, checkpoint_every=45, progress=False)
+    train_many(jobs, tiny_data, short, schedule=Schedule(checkpoint_every=45, progress=False))
     for n, ((i, r, s), expected) in enumerate(zip(NETS, full, strict=True)):
         resumed = train(
-            *pruned_lenet(tiny_data, r, i), tiny_data, HP, s, checkpoint=tmp_path / f"a{n}.pt", progress=False
+            *pruned_lenet(tiny_data, r, i),
+            tiny_data,
+            HP,
+            s,
+            schedule=Schedule(progress=False),
+            checkpoint=tmp_path / f"a{n}.pt",
         )
         assert resumed.curve.iterations[0] == 0  # the curve came from the checkpoint
         assert_same_run(expected, resumed)
@@ -142,15 +167,14 @@ def test_checkpoints_resume_across_both_paths(tiny_data, tmp_path):
             tiny_data,
             short,
             s,
+            schedule=Schedule(checkpoint_every=45, progress=False),
             checkpoint=tmp_path / f"b{n}.pt",
-            checkpoint_every=45,
-            progress=False,
         )
     jobs = [
         Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"b{n}.pt")
         for n, (i, r, s) in enumerate(NETS)
     ]
-    for expected, resumed in zip(full, train_many(jobs, tiny_data, HP, progress=False), strict=True):
+    for expected, resumed in zip(full, train_many(jobs, tiny_data, HP, schedule=Schedule(progress=False)), strict=True):
         assert_same_run(expected, resumed)
 
 
@@ -162,15 +186,14 @@ def test_networks_resumed_from_different_iterations_train_in_separate_groups(tin
         tiny_data,
         replace(HP, iterations=40),
         s,
+        schedule=Schedule(checkpoint_every=30, progress=False),
         checkpoint=tmp_path / "c.pt",
-        checkpoint_every=30,
-        progress=False,
     )  # checkpoint at iteration 30; the others start from 0
     jobs = [
         Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / "c.pt" if n == 1 else None)
         for n, (i, r, s) in enumerate(NETS)
     ]
-    got = train_many(jobs, tiny_data, HP, progress=False)
+    got = train_many(jobs, tiny_data, HP, schedule=Schedule(progress=False))
     for expected, g in zip(full, got, strict=True):
         assert_same_run(expected, g)
     assert [g.summary["trained_together"] for g in got] == [2, 1, 2]
@@ -182,7 +205,10 @@ def test_revived_pruned_weight_is_refused(tiny_data):
         model.output.weight[~mask["output.weight"]] = 1.0
     with pytest.raises(LotteryError, match="pruned weights are nonzero"):
         train_many(
-            [Job(*pruned_lenet(tiny_data, 0.5, 1), seed=0), Job(model, mask, seed=1)], tiny_data, HP, progress=False
+            [Job(*pruned_lenet(tiny_data, 0.5, 1), seed=0), Job(model, mask, seed=1)],
+            tiny_data,
+            HP,
+            schedule=Schedule(progress=False),
         )
 
 
@@ -207,9 +233,9 @@ def test_models_the_engine_cannot_stack_train_one_by_one_exactly(tiny_data):
     assert not can_batch([conv(0)[0]])
     assert not can_batch([pruned_lenet(tiny_data, 0.0, 0)[0]], augment=lambda x, g: x)
     hp = replace(HP, iterations=30)
-    expected = [train(*conv(s), tiny_data, hp, s, progress=False) for s in (0, 1)]
+    expected = [train(*conv(s), tiny_data, hp, s, schedule=Schedule(progress=False)) for s in (0, 1)]
     jobs = [Job(*conv(s), seed=s) for s in (0, 1)]
-    for e, g in zip(expected, train_many(jobs, tiny_data, hp, progress=False), strict=True):
+    for e, g in zip(expected, train_many(jobs, tiny_data, hp, schedule=Schedule(progress=False)), strict=True):
         assert g.curve == e.curve
         assert all(torch.equal(g.final_state[n], e.final_state[n]) for n in e.final_state)
 
@@ -236,9 +262,13 @@ def bf16_deviation(data, hp, nets):
     worst = {"acc": 0.0, "loss": 0.0}
     for e, f in zip(exact, fast, strict=True):
         assert f.curve.iterations == e.curve.iterations
-        for a, b in zip(e.curve.val_acc + e.curve.test_acc, f.curve.val_acc + f.curve.test_acc, strict=True):
+        for a, b in zip(
+            e.curve.values("val_acc") + e.curve.values("test_acc"),
+            f.curve.values("val_acc") + f.curve.values("test_acc"),
+            strict=True,
+        ):
             worst["acc"] = max(worst["acc"], abs(a - b))
-        for a, b in zip(e.curve.val_loss, f.curve.val_loss, strict=True):
+        for a, b in zip(e.curve.values("val_loss"), f.curve.values("val_loss"), strict=True):
             worst["loss"] = max(worst["loss"], abs(a - b) / max(a, 0.1))  # relative, absolute near 0
         for name, value in e.final_state.items():  # evaluation precision never touches training
             assert torch.equal(f.final_state[name], value)
@@ -272,13 +302,13 @@ def test_bfloat16_evaluation_of_models_trained_one_by_one(tiny_data):
         return Job(model, {}, seed=0)
 
     hp = replace(HP, iterations=30)
-    (exact,) = train_many([conv()], tiny_data, hp, progress=False)
-    (fast,) = train_many([conv()], tiny_data, hp, progress=False, eval_dtype=torch.bfloat16)
+    (exact,) = train_many([conv()], tiny_data, hp, schedule=Schedule(progress=False))
+    (fast,) = train_many([conv()], tiny_data, hp, schedule=Schedule(progress=False), eval_dtype=torch.bfloat16)
     assert all(torch.equal(fast.final_state[n], v) for n, v in exact.final_state.items())
-    assert fast.curve.val_loss != exact.curve.val_loss  # the evaluation did run in bfloat16
-    for a, b in zip(exact.curve.val_loss, fast.curve.val_loss, strict=True):
+    assert fast.curve.values("val_loss") != exact.curve.values("val_loss")  # the evaluation did run in bfloat16
+    for a, b in zip(exact.curve.values("val_loss"), fast.curve.values("val_loss"), strict=True):
         assert abs(a - b) <= BF16_LOSS_TOL * max(a, 0.1)
-    for a, b in zip(exact.curve.test_acc, fast.curve.test_acc, strict=True):
+    for a, b in zip(exact.curve.values("test_acc"), fast.curve.values("test_acc"), strict=True):
         assert abs(a - b) <= 1 / 60
 
 
@@ -291,16 +321,19 @@ def test_bf16_together_follows_bf16_one_by_one_and_resumes_exactly(tiny_data, tm
         params = dict(job.model.named_parameters())
         assert all(torch.count_nonzero(params[n][~keep]) == 0 for n, keep in job.mask.items())
         # the same bf16 rounding in other matmul shapes: close, not equal
-        assert max(abs(a - b) for a, b in zip(e.curve.test_acc, g.curve.test_acc, strict=True)) <= BF16_TRAIN_ACC_TOL
+        assert (
+            max(abs(a - b) for a, b in zip(e.curve.values("test_acc"), g.curve.values("test_acc"), strict=True))
+            <= BF16_TRAIN_ACC_TOL
+        )
     # bit-exact resume of the stacked engine in bf16
     jobs = [
         Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt") for n, (i, r, s) in enumerate(NETS)
     ]
-    train_many(jobs, tiny_data, replace(hp, iterations=60), checkpoint_every=45, progress=False)
+    train_many(jobs, tiny_data, replace(hp, iterations=60), schedule=Schedule(checkpoint_every=45, progress=False))
     jobs = [
         Job(*pruned_lenet(tiny_data, r, i), seed=s, checkpoint=tmp_path / f"{n}.pt") for n, (i, r, s) in enumerate(NETS)
     ]
-    for full, resumed in zip(got, train_many(jobs, tiny_data, hp, progress=False), strict=True):
+    for full, resumed in zip(got, train_many(jobs, tiny_data, hp, schedule=Schedule(progress=False)), strict=True):
         assert resumed.curve == full.curve
         assert all(torch.equal(v, resumed.final_state[k]) for k, v in full.final_state.items())
 

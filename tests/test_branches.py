@@ -5,9 +5,9 @@ import torch
 from conftest import TINY_RUN
 
 from lottery.cli import build_parser, main
-from lottery.errors import UsageError
+from lottery.errors import LotteryError, UsageError
 from lottery.experiments import Branch, Start, Style, TICKET, register_branch, unregister_branch
-from lottery.experiments.branches import all_branches, branch_kind, figure_branches
+from lottery.experiments.branches import all_branches, branch_kind, figure_branches, get_branch
 from lottery.experiments.imp import reset_state, ticket_mask
 from lottery.report import aggregate, load_experiment
 from lottery.report.paper import make_report
@@ -72,7 +72,7 @@ def test_a_registered_branch_runs_end_to_end_and_is_reported(toy, tmp_path, caps
         assert all(torch.equal(mask[n], ticket[n]) for n in ticket)
         assert load_json(level / "metrics.json")["negated"] == {"draw": d}
 
-    _, runs = load_experiment(folder)
+    runs = load_experiment(folder).runs
     assert [(ls.branch, ls.level, ls.trials) for ls in aggregate(runs)] == [
         (TICKET, 0, 1),
         (TICKET, 1, 1),
@@ -119,8 +119,12 @@ def test_registry_rejects_clashes_and_unknown_requests(tmp_path):
         name = "other"
         flag = "--reinit-draws"
 
-    with pytest.raises(ValueError, match="clashes"):
+    with pytest.raises(LotteryError, match=r"^branch 'other' takes the flag --reinit-draws of 'reinit'"):
         register_branch(SameFlag)
+    with pytest.raises(LotteryError, match=r"^branch 'reinit' is registered twice: rename one of them$"):
+        register_branch(type("SameName", (SameFlag,), {"name": "reinit", "flag": "--other-draws"}))
+    with pytest.raises(UsageError, match=r"^unknown branch 'nope'; choose one of: oneshot, random, reinit"):
+        get_branch("nope")
     from lottery.experiments.runner import plan
 
     with pytest.raises(UsageError, match="unknown branch request"):

@@ -9,12 +9,13 @@ import torch
 from conftest import make_splits
 
 from lottery.cli import build_parser, hparams_from_args
-from lottery.errors import UsageError
+from lottery.errors import LotteryError, UsageError
 from lottery.experiments import Experiment
 from lottery.experiments.fanout import ExperimentHandle
-from lottery.hparams import DatasetHparams, ExperimentHparams, PruningHparams, TrainingHparams
+from lottery.hparams import DatasetHparams, ExperimentHparams, PruningHparams, TrainingHparams, with_strategy_settings
 from lottery.options import RunOptions, SpeedOptions
-from lottery.pruning import LayerWise, PruningStrategy, keep_largest, register_strategy, strategy
+from lottery.pruning import STRATEGIES, LayerWise, PruningStrategy, keep_largest, register_strategy
+from lottery.settings import pruning_rate, setting
 from lottery.storage import save_json
 
 TINY = ExperimentHparams(
@@ -111,8 +112,9 @@ def test_run_options_are_one_object_shared_with_workers(tmp_path):
         RunOptions(checkpoint_every=0)
 
 
-def test_a_new_strategy_is_one_registered_class(monkeypatch, tmp_path):
-    monkeypatch.setattr(strategy, "_STRATEGIES", dict(strategy._STRATEGIES))  # registered for this test only
+@pytest.fixture
+def output_first():
+    """A strategy registered for one test: halves the output layer every round."""
 
     @register_strategy("output-first")
     class OutputFirst(PruningStrategy):
@@ -131,6 +133,13 @@ def test_a_new_strategy_is_one_registered_class(monkeypatch, tmp_path):
         def prune_to_counts(self, trained, target):
             return {n: keep_largest(trained, [n], int(k.sum()))[n] for n, k in target.items()}
 
+    try:
+        yield OutputFirst
+    finally:
+        STRATEGIES.unregister("output-first")
+
+
+def test_a_new_strategy_is_one_registered_class(output_first, tmp_path):
     assert "output-first" in build_parser().parse_args(["run", "--prune-strategy", "output-first"]).__dict__.values()
     hp = dataclasses.replace(TINY, pruning=PruningHparams(strategy="output-first"))
     with Experiment(hp, tmp_path, data=make_splits(shape=(1, 10, 10)), progress=False) as exp:
@@ -144,3 +153,31 @@ def test_a_new_strategy_is_one_registered_class(monkeypatch, tmp_path):
         exp.pruning_strategy.prune_to_counts(exp.fresh_init(0), pruned)["output.weight"].sum(),
         pruned["output.weight"].sum(),
     )
+
+
+def test_a_strategy_declares_its_settings_and_pruning_hparams_reads_them(output_first):
+    assert [f.name for f in dataclasses.fields(PruningHparams)] == [
+        "strategy",
+        *LayerWise.settings,  # the default strategy's first
+        "global_rate",
+        "global_kinds",
+        "ignore",
+    ]
+    output_first.settings = {"output_first_rate": setting(0.5, check=pruning_rate, help="output-first: the rate")}
+
+    def pruning_hparams():  # what PruningHparams becomes with output-first's module in src/lottery/pruning/
+        class Pruning:
+            strategy: str = setting("layerwise", help="the strategy")
+            ignore: tuple[str, ...] = setting((), help="never pruned")
+
+        return dataclasses.dataclass(frozen=True)(with_strategy_settings(Pruning))
+
+    Pruning = pruning_hparams()
+    fields = {f.name: f for f in dataclasses.fields(Pruning)}
+    assert list(fields)[-2:] == ["output_first_rate", "ignore"] and Pruning().output_first_rate == 0.5
+    assert fields["output_first_rate"].metadata["check"] is pruning_rate
+    with pytest.raises(LotteryError, match="declares settings PruningHparams lacks"):
+        dataclasses.replace(TINY, pruning=PruningHparams(strategy="output-first")).validate()
+    output_first.settings = {"fc_rate": setting(0.5, help="taken by layerwise")}
+    with pytest.raises(LotteryError, match="'fc_rate' of strategy 'output-first' is declared twice"):
+        pruning_hparams()

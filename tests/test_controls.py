@@ -7,7 +7,7 @@ import torch
 from conftest import make_splits
 from scipy.stats import ks_2samp
 
-from lottery.experiments import TICKET, Experiment, run_experiment
+from lottery.experiments import TICKET, Experiment, ExperimentFolder, run_experiment
 from lottery.experiments.controls import random_mask, reinit_state, run_random_level, run_reinit_level
 from lottery.experiments.oneshot import ONESHOT, oneshot_mask, run_oneshot_level
 from lottery.experiments.runner import plan
@@ -16,6 +16,7 @@ from lottery.hparams import DatasetHparams, ExperimentHparams, PruningHparams, T
 from lottery.pruning import keep_largest
 from lottery.pruning import density
 from lottery.storage import load_json, load_tensors
+from lottery.training.metrics import Curve
 
 TINY = ExperimentHparams(
     dataset=DatasetHparams("tiny"), training=TrainingHparams(lr=5e-3, batch_size=20, iterations=30, eval_every=10)
@@ -157,7 +158,9 @@ def test_plan_resume_and_no_control_at_level_0(done):
     assert all(u.level >= 1 for u in units if u.branch != TICKET)
     assert [u.trial for u in units] == sorted(u.trial for u in units)  # a trial finishes before the next
     trial = done.paths.trial(0)
-    assert {"reinit_0", "reinit_1", "random_0", "random_1", ONESHOT, TICKET} == set(trial.branches())
+    assert {"reinit_0", "reinit_1", "random_0", "random_1", ONESHOT, TICKET} == set(
+        ExperimentFolder(done.paths.folder).branches(0)
+    )
     assert not (trial.folder / "reinit_0" / "level_0").exists()
     assert run_experiment(done, 1, LEVELS, reinit_draws=DRAWS, random_draws=DRAWS, oneshot=True) == []
     for run in (
@@ -201,7 +204,7 @@ def test_with_rewinding_branches_restart_from_theta_k_at_iteration_k(tmp_path):
         theta_k = load_tensors(exp.paths.trial(0).rewind)
         for branch in ("reinit_0", "random_0", ONESHOT):
             metrics = load_json(exp.paths.trial(0).level(branch, 1).metrics)
-            assert metrics["curve"]["iterations"] == [2, 3, 4]  # same budget and schedule as the ticket
+            assert Curve.from_dict(metrics["curve"]).iterations == [2, 3, 4]  # same budget and schedule as the ticket
         for branch in ("random_0", ONESHOT):
             mask, final = level(exp, branch, 1, "mask"), level(exp, branch, 1, "final")
             assert all(torch.allclose(final[n], theta_k[n] * mask[n], atol=1e-6) for n in exp.prunable_kinds)

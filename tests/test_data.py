@@ -1,5 +1,10 @@
+import errno
 import gzip
 import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -251,6 +256,153 @@ def test_cache_is_keyed_by_content(tmp_path, monkeypatch):
     assert not torch.equal(first.train_x, second.train_x)
     assert (second.train_x[:, 1, 0, 0] == 205).sum() == 1
     assert len(list((tmp_path / "cache" / "decoded").glob("*.pt"))) == 2
+
+
+def _write_folder(folder, files: dict[str, bytes]):
+    for name, raw in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(raw)
+    return folder
+
+
+class _FullDiskFile:
+    """An open file whose writes fail as on a full disk."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def fileno(self):
+        return self.f.fileno()
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _fill_disk_under(monkeypatch, folder):
+    """Files created (atomically, through a temp file) under ``folder`` fail to write as on a full disk."""
+    real_mkstemp, real_fdopen, full = tempfile.mkstemp, os.fdopen, set()
+
+    def mkstemp(*args, **kwargs):
+        fd, name = real_mkstemp(*args, **kwargs)
+        if Path(name).is_relative_to(folder):
+            full.add(fd)
+        return fd, name
+
+    def fdopen(fd, *args, **kwargs):
+        f = real_fdopen(fd, *args, **kwargs)
+        if fd not in full:
+            return f
+        full.discard(fd)  # the number is reused by the next file opened
+        return _FullDiskFile(f)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "fdopen", fdopen)
+
+
+def test_a_full_cache_disk_costs_time_not_the_run(tmp_path, monkeypatch, capsys):
+    from lottery.cli import main
+
+    monkeypatch.setenv("LOTTERY_CACHE", str(tmp_path / "cache"))
+    _fill_disk_under(monkeypatch, tmp_path / "cache")
+    images = _write_folder(tmp_path / "images", _image_files())
+    data = ["--dataset", "cifar10-jpeg", "--data-dir", str(images), "--validation-size", "3", "--batch-size", "3"]
+    assert main(_tiny_run(data, tmp_path / "out")) == 0
+    err = capsys.readouterr().err
+    assert err.count("lottery: ") == 1 and "cannot write data cache" in err and "no space left" in err
+    assert len(list((tmp_path / "out").glob("*/trial_0/ticket/level_1/metrics.json"))) == 1
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+
+
+def _tiny_run(data: list[str], out, levels: int = 1) -> list[str]:
+    """A lottery run of 4 iterations a level on ``data`` (data set flags)."""
+    argv = ["run", "--preset", "lenet-digits", "--iterations", "4", "--eval-every", "2", "--levels", str(levels)]
+    return argv + data + ["--no-progress", "--out", str(out)]
+
+
+def _jpeg(data_dir) -> list[str]:
+    """Data set flags for a tiny image folder or tar from :func:`_image_files`."""
+    return ["--dataset", "cifar10-jpeg", "--data-dir", str(data_dir), "--validation-size", "3", "--batch-size", "3"]
+
+
+def _instability(folder, data_dir, out) -> list[str]:
+    return ["instability", str(folder), "--level", "1", "--points", "2", "--data-dir", str(data_dir)] + [
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+
+
+def test_run_and_instability_agree_on_what_data_dir_may_name(tmp_path, capsys):
+    from lottery.cli import main
+
+    tar = _write_tar(tmp_path / "images.tar", _image_files())
+    jpeg = ["--dataset", "cifar10-jpeg", "--data-dir", str(tar), "--validation-size", "3", "--batch-size", "3"]
+    assert main(_tiny_run(jpeg, tmp_path / "jpeg")) == 0  # a tar of images: read by both commands
+    [folder] = (tmp_path / "jpeg").iterdir()
+    assert main(_instability(folder, tar, tmp_path / "jpeg-instability")) == 0
+    assert main(_tiny_run([], tmp_path / "digits")) == 0
+    capsys.readouterr()
+    [folder] = (tmp_path / "digits").iterdir()
+    refusals = []  # a file where the data set reads a folder: refused by both, in the same words
+    for argv in (_tiny_run(["--data-dir", str(tar)], tmp_path / "digits"), _instability(folder, tar, tmp_path / "i")):
+        assert main(argv) == 2
+        refusals.append(capsys.readouterr().err)
+    assert (
+        refusals[0]
+        == refusals[1]
+        == f"lottery: error: --data-dir {tar} is a file, not a folder (digits reads its files from a folder)\n"
+    )
+
+
+def test_an_experiment_is_extended_and_analysed_only_with_the_data_it_was_made_from(tmp_path, capsys):
+    from lottery.cli import main
+
+    files = _image_files()
+    a, a_tar = _write_folder(tmp_path / "a", files), _write_tar(tmp_path / "a.tar", files)  # the same images
+    b = _write_folder(tmp_path / "b", {**files, "test/cat/0000.jpg": _image_bytes(0, 9, "JPEG")})  # one differs
+    out = tmp_path / "out"
+    assert main(_tiny_run(_jpeg(a), out, levels=1)) == 0
+    [folder] = out.iterdir()
+    hparams_file = folder / "hparams.json"
+    stored = json.loads(hparams_file.read_text())
+    record = {"train": 9, "validation": 3, "test": 5, "classes": 3, "image_files_sha256": imagefolder.folder_digest(a)}
+    assert stored["data"] == record and "data" not in stored["hparams"] and stored["name"] == folder.name
+    capsys.readouterr()
+
+    assert main(_tiny_run(_jpeg(b), out, levels=2)) == 1  # same sizes, other images: refused, nothing written
+    err = capsys.readouterr().err
+    assert "made from other data: image files sha256" in err and len(err.strip().splitlines()) == 1
+    assert not (folder / "trial_0" / "ticket" / "level_2").exists()
+    assert json.loads(hparams_file.read_text()) == stored
+    assert main(_instability(folder, b, tmp_path / "instability")) == 1
+    assert "made from other data: image files sha256" in capsys.readouterr().err
+
+    assert main(_tiny_run(_jpeg(a_tar), out, levels=2)) == 0  # the same images from a tar: the same data
+    assert (folder / "trial_0" / "ticket" / "level_2" / "metrics.json").exists()
+
+    del stored["data"]  # a folder written before data records: extended, and the run's data recorded
+    hparams_file.write_text(json.dumps(stored))
+    assert main(_tiny_run(_jpeg(a), out, levels=3)) == 0
+    assert json.loads(hparams_file.read_text())["data"] == record
+    capsys.readouterr()
+    assert main(_tiny_run(_jpeg(b), out, levels=4)) == 1
+
+
+def test_a_data_record_names_what_differs():
+    from lottery.experiments.data_record import check_data_record
+
+    stored = {"data": {"train": 45000, "validation": 5000, "test": 10000, "classes": 10}}
+    check_data_record({}, stored["data"], Path("x/hparams.json"), "advice")  # no record: accepted
+    check_data_record(stored, dict(stored["data"]), Path("x/hparams.json"), "advice")
+    with pytest.raises(LotteryError) as info:
+        check_data_record(stored, {**stored["data"], "test": 100}, Path("x/hparams.json"), "advice")
+    assert str(info.value) == "x was made from other data: test 10000 (this data: 100); advice"
 
 
 def test_idx_data_sets_are_cached_after_verification_and_cache_can_be_off(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 """Section 4 of the paper: VGG-19 and ResNet-18 on CIFAR-sized images, SGD schedules with warmup,
 global pruning, rewinding to θk, batch-norm state on reset, augmentation, Figures 7-8."""
 
+import dataclasses
 import json
 from dataclasses import replace
 
@@ -16,6 +17,7 @@ from lottery.data.augment import flip_and_crop
 from lottery.errors import UsageError
 from lottery.experiments import Experiment, TICKET
 from lottery.experiments.imp import run_ticket_level
+from lottery.experiments.level_record import LevelRecord, Summary
 from lottery.hparams import DatasetHparams, ExperimentHparams, ModelHparams, PruningHparams, TrainingHparams
 from lottery.models import CONV, OUTPUT, SHORTCUT, count_weights, get_model_spec
 from lottery.presets import get_preset, preset_names
@@ -23,7 +25,7 @@ from lottery.pruning import GlobalRanking
 from lottery.seeds import generator
 from lottery.report.iterations import accuracy_at, iteration_text, iterations_figure, points_at
 from lottery.storage import load_tensors
-from lottery.training import learning_rate, train
+from lottery.training import Schedule, learning_rate, train
 
 IMAGE = (3, 32, 32)
 
@@ -115,7 +117,7 @@ def test_training_steps_use_the_schedule_and_continue_it_after_a_rewind(monkeypa
     model = get_model_spec("lenet_300_100").build(data.input_shape, 10)
     mask = {n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters() if n.endswith("weight")}
     hp = TrainingHparams(optimizer="sgd", lr=0.1, warmup=4, lr_drops=(5,), batch_size=8, iterations=7, eval_every=7)
-    train(model, mask, data, hp, seed=0, start_iteration=2, progress=False)
+    train(model, mask, data, hp, schedule=Schedule(start_iteration=2, progress=False), seed=0)
     assert seen == pytest.approx([0.075, 0.1, 0.1, 0.01, 0.01])  # iterations 2..6
 
 
@@ -207,9 +209,10 @@ def record_starts(monkeypatch):
     starts = []
     real_train = batched_module.train
 
-    def recording_train(model, mask, data, hp, seed, **kwargs):
-        starts.append({"state": {k: v.clone() for k, v in model.state_dict().items()}, **kwargs})
-        return real_train(model, mask, data, hp, seed, **kwargs)
+    def recording_train(model, mask, data, hp, seed, schedule, **kwargs):
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        starts.append({"state": state, **dataclasses.asdict(schedule), **kwargs})
+        return real_train(model, mask, data, hp, seed, schedule, **kwargs)
 
     monkeypatch.setattr(batched_module, "train", recording_train)
     return starts
@@ -242,7 +245,13 @@ def test_reset_restores_weights_and_batch_norm_to_theta_k(tmp_path, monkeypatch,
         with open_experiment(tmp_path / "replay", deep_hparams(rewind=0, ignore=("conv.weight",))) as fresh:
             hp = replace(fresh.hp.training, iterations=k)
             result = train(
-                replay, fresh.full_mask(), fresh.data, hp, fresh.trial_seed(0), augment=flip_and_crop, progress=False
+                replay,
+                fresh.full_mask(),
+                fresh.data,
+                hp,
+                fresh.trial_seed(0),
+                schedule=Schedule(progress=False),
+                augment=flip_and_crop,
             )
         for name, value in result.final_state.items():
             assert torch.allclose(rewind[name].float(), value.float(), atol=1e-6), name
@@ -303,13 +312,15 @@ def test_cli_switches_augmentation_and_rewinding():
 # -- Figures 7-8 --------------------------------------------------------------------------------
 
 
-def fake_run(branch, level, density, accuracies, trial=0):
+def fake_run(branch, level, density, accuracies, trial=0) -> LevelRecord:
     curve = {"iterations": [0, 500, 1000], "val_loss": [1, 1, 1], "val_acc": [0, 0, 0], "test_acc": accuracies}
-    return {"trial": trial, "branch": branch, "level": level, "density": density, "curve": curve}
+    numbers = [f.name for f in dataclasses.fields(Summary) if f.name != "other"]
+    summary = Summary(**dict.fromkeys(numbers, 0.0) | {"early_stop_iteration": 1000})
+    return LevelRecord(trial, branch, level, density, {}, summary, curve, seeds={})
 
 
 def test_accuracy_read_at_an_iteration_from_the_stored_curve():
-    curve = fake_run("ticket", 0, 1.0, [0.1, 0.5, 0.8])["curve"]
+    curve = fake_run("ticket", 0, 1.0, [0.1, 0.5, 0.8]).curve
     assert accuracy_at(curve, 500) == 0.5
     assert accuracy_at(curve, 999) == 0.5  # between evaluations: the last one before
     assert accuracy_at(curve, 1000) == 0.8
@@ -337,7 +348,9 @@ def test_iterations_figure_from_experiment_folders(tmp_path):
         for level, density in ((0, 1.0), (1, 0.8)):
             level_dir = folder / "trial_0" / "ticket" / f"level_{level}"
             level_dir.mkdir(parents=True, exist_ok=True)
-            (level_dir / "metrics.json").write_text(json.dumps(fake_run("ticket", level, density, [0.1, 0.5, 0.8])))
+            (level_dir / "metrics.json").write_text(
+                json.dumps(fake_run("ticket", level, density, [0.1, 0.5, 0.8]).to_json())
+            )
         folders.append(folder)
     path = iterations_figure(folders, [500, 1000], tmp_path / "fig" / "fig7.png")
     assert (iteration_text(30_000), iteration_text(500), iteration_text(1500)) == ("30K", "500", "1,500")

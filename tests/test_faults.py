@@ -1,6 +1,7 @@
 """Damaged result folders, full disks, unwritable outputs, mixed numeric settings and file
 permissions: each gives a redo or one clear error line, never a traceback or a silently wrong number."""
 
+import dataclasses
 import errno
 import json
 import os
@@ -11,9 +12,9 @@ import pytest
 import torch
 
 from lottery.cli import main
-from lottery.experiments.records import is_level_record
+from lottery.experiments.level_record import LevelRecord, NotALevelRecord, Summary
 from lottery.storage import save_json, save_tensors
-from lottery.training import loop, rng
+from lottery.training import Schedule, loop, rng
 from lottery.hparams import TrainingHparams
 
 from conftest import QUICK_RUN, make_splits
@@ -140,20 +141,32 @@ def test_a_mask_with_other_names_than_its_record_is_redone(copy_of, capsys):
     same(level_results(folder), reference)
 
 
-def test_is_level_record_checks_types():
+def test_a_level_record_is_read_only_with_its_fields_of_the_right_types():
+    numbers = [f.name for f in dataclasses.fields(Summary) if f.name != "other"]
+    summary = dict.fromkeys(numbers, 0.5) | {"early_stop_iteration": 20, "precision": "fp32"}
     record = {
         "trial": 0,
         "branch": "ticket",
         "level": 1,
         "density": 0.8,
-        "layer_density": {},
-        "summary": {},
+        "layer_density": {"fc.weight": 0.8},
+        "summary": summary,
         "curve": {},
         "seeds": {},
+        "control": {"kind": "reinit"},
     }
-    assert is_level_record(record)
-    assert not is_level_record({**record, "level": "1"}) and not is_level_record({**record, "trial": True})
-    assert not is_level_record({k: v for k, v in record.items() if k != "curve"})
+    assert LevelRecord.from_json(record).to_json() == record
+    for bad in (
+        {**record, "level": "1"},
+        {**record, "trial": True},
+        {k: v for k, v in record.items() if k != "curve"},
+        {**record, "summary": {}},
+        {**record, "summary": {**summary, "early_stop_iteration": 20.5}},
+        {**record, "layer_density": {"fc.weight": "all"}},
+        [record],
+    ):
+        with pytest.raises(NotALevelRecord):
+            LevelRecord.from_json(bad)
 
 
 def test_stale_hparams_temp_files_are_cleaned(copy_of, capsys):
@@ -266,6 +279,14 @@ def test_training_saves_and_restores_the_random_state_through_rng(tmp_path, monk
     hp = TrainingHparams(batch_size=40, iterations=8, eval_every=2)
     for _ in range(2):  # the second call resumes from the checkpoint the first one left
         model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
-        loop.train(model, mask, data, hp, 0, checkpoint=tmp_path / "c.pt", checkpoint_every=4, progress=False)
+        loop.train(
+            model,
+            mask,
+            data,
+            hp,
+            0,
+            schedule=Schedule(checkpoint_every=4, progress=False),
+            checkpoint=tmp_path / "c.pt",
+        )
     assert saved and all(d == torch.device("cpu") for d in saved)
     assert len(restored) == 1 and torch.equal(restored[0][0]["cuda_rng"], torch.tensor([9], dtype=torch.uint8))

@@ -65,5 +65,5 @@ def test_weight_shuffle_permutes_kept_values_within_each_layer(done):
 
 
 def test_followup_branches_are_reported(done):
-    _, runs = load_experiment(done.paths.folder)
-    assert {r["branch"] for r in runs} == {TICKET, f"{SIGN_REINIT}_0", f"{WEIGHT_SHUFFLE}_0"}
+    runs = load_experiment(done.paths.folder).runs
+    assert {r.branch for r in runs} == {TICKET, f"{SIGN_REINIT}_0", f"{WEIGHT_SHUFFLE}_0"}

@@ -9,6 +9,7 @@ from lottery.experiments import TICKET, Experiment, run_imp
 from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
 from lottery.report import aggregate, load_experiment
 from lottery.storage import load_json, load_tensors
+from lottery.training.metrics import Curve
 
 TINY = ExperimentHparams(
     dataset=DatasetHparams("tiny"), training=TrainingHparams(lr=5e-3, batch_size=20, iterations=60, eval_every=20)
@@ -33,7 +34,7 @@ def test_imp_levels_prune_reset_and_record(tmp_path, tiny_data):
         densities.append(metrics["density"])
         assert metrics["layer_density"]["hidden.0.weight"] == pytest.approx(0.8**level, abs=1e-4)
         assert metrics["layer_density"]["output.weight"] == pytest.approx(0.9**level, abs=1e-3)
-        assert metrics["summary"]["early_stop_iteration"] in metrics["curve"]["iterations"]
+        assert metrics["summary"]["early_stop_iteration"] in Curve.from_dict(metrics["curve"]).iterations
         final = load_tensors(paths.final)
         for name, keep in mask.items():
             assert torch.count_nonzero(final[name][~keep]) == 0
@@ -53,6 +54,7 @@ def test_reset_restores_theta0_for_surviving_weights_and_biases(tmp_path, tiny_d
     trial = exp.paths.trial(0)
     theta0, mask = load_tensors(trial.init), load_tensors(trial.level(TICKET, 2).mask)
     from lottery.pruning import apply_mask
+    from lottery.training import Schedule
     from lottery.training.batched import Job, train_many  # what Experiment trains with
 
     model = exp.build_model()
@@ -62,7 +64,9 @@ def test_reset_restores_theta0_for_surviving_weights_and_biases(tmp_path, tiny_d
     for name, value in theta0.items():
         expected = value * mask[name] if name in mask else value
         assert torch.equal(state[name], expected)
-    (result,) = train_many([Job(model, mask, exp.trial_seed(0))], tiny_data, TINY.training, progress=False)
+    (result,) = train_many(
+        [Job(model, mask, exp.trial_seed(0))], tiny_data, TINY.training, schedule=Schedule(progress=False)
+    )
     stored = load_tensors(trial.level(TICKET, 2).final)
     assert all(torch.equal(stored[k], v) for k, v in result.final_state.items())
 
@@ -78,10 +82,10 @@ def test_trials_use_their_own_seeds_and_aggregate(tmp_path, tiny_data):
     exp = run(tmp_path, tiny_data, trials=2, levels=1)
     a, b = (load_tensors(exp.paths.trial(t).init) for t in (0, 1))
     assert not torch.equal(a["hidden.0.weight"], b["hidden.0.weight"])
-    _, runs = load_experiment(exp.paths.folder)
+    runs = load_experiment(exp.paths.folder).runs
     levels = aggregate(runs)
     assert [(ls.branch, ls.level, ls.trials) for ls in levels] == [("ticket", 0, 2), ("ticket", 1, 2)]
-    accs = [r["summary"]["test_acc_at_early_stop"] for r in runs if r["level"] == 1]
+    accs = [r.summary.test_acc_at_early_stop for r in runs if r.level == 1]
     assert levels[1].stats["test_acc_at_early_stop"].low == min(accs)
     assert levels[1].stats["test_acc_at_early_stop"].high == max(accs)
 

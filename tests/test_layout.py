@@ -6,7 +6,7 @@ import pytest
 from conftest import make_splits
 
 from lottery.cli import main
-from lottery.experiments import TICKET, Experiment, ExperimentPaths, run_experiment
+from lottery.experiments import TICKET, Experiment, ExperimentFolder, run_experiment
 from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
 from lottery.report import aggregate, load_experiment
 
@@ -23,7 +23,7 @@ def finished(tmp_path_factory):
 
 
 def where(runs):
-    return sorted((r["trial"], r["branch"], r["level"]) for r in runs)
+    return sorted((r.trial, r.branch, r.level) for r in runs)
 
 
 def copy_folders(folder, trial_copies=(), level_copies=(), branch_copies=()):
@@ -39,17 +39,19 @@ def copy_folders(folder, trial_copies=(), level_copies=(), branch_copies=()):
 def test_copied_result_folders_are_not_counted_twice(finished, tmp_path):
     folder = tmp_path / "exp"
     shutil.copytree(finished, folder)
-    _, before = load_experiment(folder)
+    before = load_experiment(folder).runs
     copy_folders(
         folder,
         trial_copies=("trial_0_old", "trial_00"),
         level_copies=("level_01",),
         branch_copies=((TICKET, "ticket_old"), ("reinit_0", "reinit_0_1")),
     )
-    paths = ExperimentPaths(folder)
-    assert paths.trials() == [0]
-    assert paths.trial(0).levels(TICKET) == [0, 1]
-    _, runs = load_experiment(folder)
+    exp = ExperimentFolder(folder)
+    assert exp.trials() == [0]
+    assert exp.branches(0) == ["reinit_0", TICKET]
+    assert exp.draws(0, "reinit") == [0] and exp.draws(0, TICKET) == [0]
+    assert exp.levels(0, TICKET) == [0, 1]
+    runs = load_experiment(folder).runs
     assert where(runs) == where(before)
     assert [ls.trials for ls in aggregate(runs)] == [1, 1, 1]  # means and min/max over the real runs only
 
@@ -57,7 +59,7 @@ def test_copied_result_folders_are_not_counted_twice(finished, tmp_path):
 def test_stray_folder_names_neither_crash_show_nor_report(finished, tmp_path, capsys):
     folder = tmp_path / "exp"
     shutil.copytree(finished, folder)
-    _, before = load_experiment(folder)
+    before = load_experiment(folder).runs
     copy_folders(
         folder,
         trial_copies=("trial_0 (copy)", "trial_+1", "trial_1.bak", "trial_"),
@@ -65,7 +67,7 @@ def test_stray_folder_names_neither_crash_show_nor_report(finished, tmp_path, ca
         branch_copies=((TICKET, "ticket (copy)"), ("reinit_0", "reinit_0.bak")),
     )
     (folder / "trial_7").write_text("a file, not a trial folder")
-    _, runs = load_experiment(folder)
+    runs = load_experiment(folder).runs
     assert where(runs) == where(before)
     assert main(["show", str(folder)]) == 0
     assert "trial 0" in capsys.readouterr().out

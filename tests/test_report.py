@@ -118,7 +118,7 @@ def test_svg_and_several_experiments(finished, tmp_path):
 
 
 def test_figure_axes_follow_the_paper(finished):
-    levels = aggregate(load_experiment(finished)[1])
+    levels = aggregate(load_experiment(finished).runs)
     data = with_dense_start(levels, figure_branches(4))
     fig, ax = plt.subplots()
     plot_metric(ax, data, "test_acc_at_early_stop", 100)
@@ -208,4 +208,4 @@ def test_figures_and_tables_of_the_jpeg_copy_are_labelled_as_such(tmp_path):
     assert main(["iterations", str(folder), "--at", "10", "--out", str(tmp_path / "fig7.svg")]) == 0
     assert label in svg_texts(tmp_path / "fig7.svg")
     tiny = DatasetHparams("tiny")  # any other data set keeps its registry name
-    assert experiment_title("x", replace(hp, dataset=tiny).to_dict(), 2) == "lenet_300_100 on tiny, 2 trials (x)"
+    assert experiment_title("x", replace(hp, dataset=tiny), 2) == "lenet_300_100 on tiny, 2 trials (x)"

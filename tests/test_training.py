@@ -8,7 +8,7 @@ from lottery.errors import LotteryError, UsageError
 from lottery.hparams import ExperimentHparams, TrainingHparams
 from lottery.models import get_model_spec
 from lottery.pruning import apply_mask, layerwise_magnitude_prune
-from lottery.training import loop, train
+from lottery.training import Schedule, loop, train
 from lottery.training.metrics import Curve
 from lottery.training.schedule import train_subset
 
@@ -20,7 +20,7 @@ def test_pruned_weights_stay_exactly_zero_through_many_steps(tiny_data, optimize
         optimizer=optimizer, lr=1e-2, weight_decay=weight_decay, batch_size=20, iterations=300, eval_every=100
     )
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    train(model, mask, tiny_data, hp, seed=0, debug=True, progress=False)
+    train(model, mask, tiny_data, hp, schedule=Schedule(debug=True, progress=False), seed=0)
     params = dict(model.named_parameters())
     for name, keep in mask.items():
         assert torch.count_nonzero(params[name][~keep]) == 0
@@ -30,20 +30,20 @@ def test_pruned_weights_stay_exactly_zero_through_many_steps(tiny_data, optimize
 def test_early_stop_is_argmin_of_recorded_validation_loss(tiny_data):
     model, mask = pruned_lenet(tiny_data, rate=0.0)
     hp = TrainingHparams(lr=5e-3, batch_size=20, iterations=400, eval_every=25)
-    result = train(model, mask, tiny_data, hp, seed=1, progress=False)
+    result = train(model, mask, tiny_data, hp, schedule=Schedule(progress=False), seed=1)
     curve = result.curve
     assert curve.iterations == list(range(0, 401, 25))
-    best = min(range(len(curve.val_loss)), key=lambda i: curve.val_loss[i])
+    best = min(range(len(curve.values("val_loss"))), key=lambda i: curve.values("val_loss")[i])
     assert result.summary["early_stop_iteration"] == curve.iterations[best]
-    assert result.summary["test_acc_at_early_stop"] == curve.test_acc[best]
-    assert result.summary["test_acc_final"] == curve.test_acc[-1]
+    assert result.summary["test_acc_at_early_stop"] == curve.series["test_acc"].at(curve.iterations[best])
+    assert result.summary["test_acc_final"] == curve.series["test_acc"].at(400)
     assert 0 <= result.summary["train_acc_at_early_stop"] <= 1
 
 
 def test_curve_best_index_takes_first_minimum():
     curve = Curve()
     for i, loss in enumerate([3.0, 1.0, 2.0, 1.0]):
-        curve.add(i * 100, loss, 0.0, 0.0)
+        curve.add(i * 100, val_loss=loss, val_acc=0.0)
     assert curve.best_index() == 1
 
 
@@ -52,14 +52,16 @@ def test_training_is_deterministic_and_seed_controls_data_order(tiny_data):
     runs = []
     for seed in (3, 3, 4):
         model, mask = pruned_lenet(tiny_data)
-        runs.append(train(model, mask, tiny_data, hp, seed=seed, progress=False).curve.val_loss)
+        runs.append(
+            train(model, mask, tiny_data, hp, schedule=Schedule(progress=False), seed=seed).curve.values("val_loss")
+        )
     assert runs[0] == runs[1] and runs[0] != runs[2]
 
 
 def test_resume_from_checkpoint_replays_exactly(tiny_data, tmp_path):
     hp = TrainingHparams(lr=1e-2, batch_size=20, iterations=200, eval_every=20)
     model, mask = pruned_lenet(tiny_data)
-    full = train(model, mask, tiny_data, hp, seed=0, progress=False)
+    full = train(model, mask, tiny_data, hp, schedule=Schedule(progress=False), seed=0)
 
     model, mask = pruned_lenet(tiny_data)
     ckpt = tmp_path / "ckpt.pt"
@@ -68,16 +70,17 @@ def test_resume_from_checkpoint_replays_exactly(tiny_data, tmp_path):
         mask,
         tiny_data,
         replace(hp, iterations=130),
+        schedule=Schedule(checkpoint_every=40, progress=False),
         seed=0,
         checkpoint=ckpt,
-        checkpoint_every=40,
-        progress=False,
     )  # stands in for a run killed at iteration 130
     state = torch.load(ckpt, weights_only=True)
     assert state["iteration"] == 120
     model, mask = pruned_lenet(tiny_data, seed=99)  # whatever is in memory is replaced by the checkpoint
     apply_mask(model, mask := pruned_lenet(tiny_data)[1])
-    resumed = train(model, mask, tiny_data, hp, seed=0, checkpoint=ckpt, checkpoint_every=40, progress=False)
+    resumed = train(
+        model, mask, tiny_data, hp, schedule=Schedule(checkpoint_every=40, progress=False), seed=0, checkpoint=ckpt
+    )
     assert resumed.curve == full.curve
     for k, v in full.final_state.items():
         assert torch.equal(v, resumed.final_state[k])
@@ -91,7 +94,7 @@ def test_a_violated_mask_stops_training_with_a_clear_error(tiny_data):
         model.hidden[0].weight.add_(1.0)  # revive pruned weights behind the mask's back
     hp = TrainingHparams(batch_size=20, iterations=20, eval_every=10)
     with pytest.raises(LotteryError, match=r"invariant violated at the start of training.*hidden.0.weight"):
-        train(model, mask, tiny_data, hp, seed=0, progress=False)
+        train(model, mask, tiny_data, hp, schedule=Schedule(progress=False), seed=0)
 
 
 def pruned_conv(data, seed=0):
@@ -115,11 +118,13 @@ def test_conv_nets_train_channels_last_on_cpu_with_the_same_results(tiny_data):
     hp = replace(CONV_HP, optimizer="sgd", lr=0.05, momentum=0.9)
     model, mask = pruned_conv(tiny_data)
     assert loop.prefers_channels_last(model)
-    standard = train(model, mask, tiny_data, hp, seed=0, progress=False, channels_last=False)
+    standard = train(model, mask, tiny_data, hp, schedule=Schedule(progress=False), seed=0, channels_last=False)
     model, mask = pruned_conv(tiny_data)
-    fast = train(model, mask, tiny_data, hp, seed=0, progress=False)  # channels-last: the default here
+    fast = train(
+        model, mask, tiny_data, hp, schedule=Schedule(progress=False), seed=0
+    )  # channels-last: the default here
     # abs: a near-zero loss (log-softmax of a confident logit) carries an absolute rounding error
-    assert fast.curve.val_loss == pytest.approx(standard.curve.val_loss, rel=1e-4, abs=1e-8)
+    assert fast.curve.values("val_loss") == pytest.approx(standard.curve.values("val_loss"), rel=1e-4, abs=1e-8)
     for name, value in standard.final_state.items():
         torch.testing.assert_close(fast.final_state[name], value, rtol=1e-4, atol=1e-5)
     assert all(v.is_contiguous() for v in fast.final_state.values())
@@ -140,10 +145,9 @@ def test_a_checkpoint_resumes_in_the_other_memory_layout(tiny_data, tmp_path, fi
         mask,
         tiny_data,
         replace(CONV_HP, iterations=25),
+        schedule=Schedule(checkpoint_every=20, progress=False),
         seed=0,
         checkpoint=ckpt,
-        checkpoint_every=20,
-        progress=False,
         channels_last=first,
     )  # stands in for a run killed at iteration 25
     assert torch.load(ckpt, weights_only=True)["iteration"] == 20
@@ -157,9 +161,9 @@ def test_a_checkpoint_resumes_in_the_other_memory_layout(tiny_data, tmp_path, fi
             mask,
             tiny_data,
             replace(CONV_HP, iterations=24),
+            schedule=Schedule(progress=False),
             seed=0,
             checkpoint=copy,
-            progress=False,
             channels_last=layout,
         )
         finals[layout] = resumed.final_state
@@ -192,9 +196,11 @@ def test_optimizer_state_takes_its_weights_memory_layout():
 
 def test_bf16_training_keeps_float32_weights_and_pruned_weights_exactly_zero(tiny_data):
     hp = TrainingHparams(lr=1e-2, batch_size=20, iterations=60, eval_every=20)
-    exact = train(*pruned_lenet(tiny_data, rate=0.7), tiny_data, hp, seed=0, progress=False)
+    exact = train(*pruned_lenet(tiny_data, rate=0.7), tiny_data, hp, schedule=Schedule(progress=False), seed=0)
     model, mask = pruned_lenet(tiny_data, rate=0.7)
-    fast = train(model, mask, tiny_data, replace(hp, precision="bf16"), seed=0, debug=True, progress=False)
+    fast = train(
+        model, mask, tiny_data, replace(hp, precision="bf16"), schedule=Schedule(debug=True, progress=False), seed=0
+    )
     params = dict(model.named_parameters())
     assert all(p.dtype == torch.float32 for p in params.values())  # master weights stay float32
     assert all(torch.count_nonzero(params[n][~keep]) == 0 for n, keep in mask.items())
@@ -204,24 +210,28 @@ def test_bf16_training_keeps_float32_weights_and_pruned_weights_exactly_zero(tin
 
 def test_bf16_resume_from_checkpoint_replays_exactly(tiny_data, tmp_path):
     hp = TrainingHparams(lr=1e-2, batch_size=20, iterations=100, eval_every=20, precision="bf16")
-    full = train(*pruned_lenet(tiny_data), tiny_data, hp, seed=0, progress=False)
+    full = train(*pruned_lenet(tiny_data), tiny_data, hp, schedule=Schedule(progress=False), seed=0)
     ckpt = tmp_path / "ckpt.pt"
     train(
         *pruned_lenet(tiny_data),
         tiny_data,
         replace(hp, iterations=70),
+        schedule=Schedule(checkpoint_every=40, progress=False),
         seed=0,
         checkpoint=ckpt,
-        checkpoint_every=40,
-        progress=False,
     )
     assert torch.load(ckpt, weights_only=True)["iteration"] == 40
-    resumed = train(*pruned_lenet(tiny_data), tiny_data, hp, seed=0, checkpoint=ckpt, progress=False)
+    resumed = train(*pruned_lenet(tiny_data), tiny_data, hp, schedule=Schedule(progress=False), seed=0, checkpoint=ckpt)
     assert resumed.curve == full.curve
     assert all(torch.equal(v, resumed.final_state[k]) for k, v in full.final_state.items())
     with pytest.raises(LotteryError, match="written by a bf16 run"):  # a checkpoint never resumes in another precision
         train(
-            *pruned_lenet(tiny_data), tiny_data, replace(hp, precision="fp32"), seed=0, checkpoint=ckpt, progress=False
+            *pruned_lenet(tiny_data),
+            tiny_data,
+            replace(hp, precision="fp32"),
+            schedule=Schedule(progress=False),
+            seed=0,
+            checkpoint=ckpt,
         )
 
 
@@ -229,7 +239,7 @@ def test_fp16_on_cpu_and_unknown_precisions_are_refused(tiny_data):
     for precision in ("fp16", "int8"):
         hp = TrainingHparams(batch_size=20, iterations=10, eval_every=10, precision=precision)
         with pytest.raises(UsageError, match=r"precision|fp16"):
-            train(*pruned_lenet(tiny_data), tiny_data, hp, seed=0, progress=False)
+            train(*pruned_lenet(tiny_data), tiny_data, hp, schedule=Schedule(progress=False), seed=0)
 
 
 def test_precision_is_part_of_the_experiment_name_and_a_flag():
@@ -250,9 +260,9 @@ def test_train_accuracy_is_measured_on_a_fixed_seeded_subset(tiny_data):
     assert train_subset(tiny_data, 10_000)[1] is tiny_data.train_y
     hp = TrainingHparams(lr=1e-2, batch_size=20, iterations=40, eval_every=20)
     model, mask = pruned_lenet(tiny_data)
-    result = train(model, mask, tiny_data, hp, seed=0, progress=False, train_accuracy_examples=100)
+    result = train(model, mask, tiny_data, hp, schedule=Schedule(progress=False, train_accuracy_examples=100), seed=0)
     assert result.summary["train_accuracy_examples"] == 100
     assert result.summary["train_acc_final"] == loop.evaluate(model, x, y)[1]
-    full = train(*pruned_lenet(tiny_data), tiny_data, hp, seed=0, progress=False)
+    full = train(*pruned_lenet(tiny_data), tiny_data, hp, schedule=Schedule(progress=False), seed=0)
     assert full.summary["train_accuracy_examples"] == len(tiny_data.train_y)  # the default 10,000 > 240: all
     assert full.summary["train_acc_final"] == loop.evaluate(model, tiny_data.train_x, tiny_data.train_y)[1]

@@ -36,7 +36,7 @@ from .pruning import (
     layer_density,
     pruned_weights_nonzero,
 )
-from .training import train
+from .training import Schedule, train
 
 Prunable = None | list[str] | tuple[str, ...] | Callable[[str, nn.Parameter], bool]
 TrainFn = Callable[[nn.Module, Callable[[], None]], object]
@@ -258,10 +258,13 @@ class TicketSearch:
             splits.to(device),
             hp,
             seed,
-            start_iteration=0 if first else k,
-            snapshot_at=k if first else None,
-            progress=progress,
-            description=f"level {self.level}",
+            Schedule(
+                start_iteration=0 if first else k,
+                snapshot_at=k if first else None,
+                test_curve=True,  # the record's curve is the whole learning curve
+                progress=progress,
+                description=f"level {self.level}",
+            ),
         )
         if first:
             self.rewind_state = result.snapshot

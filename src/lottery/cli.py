@@ -114,6 +114,16 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--debug", action="store_true", help="check after every step that pruned weights stay zero")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
+    g.add_argument(
+        "--test-curve",
+        nargs="?",
+        const=True,
+        default=False,
+        type=level_list,
+        metavar="K,L,...",
+        help="evaluate the test set at every evaluation (at every level, or at these levels), for Figure 3's "
+        "curves; by default only at each new validation minimum and at the end, which gives the same results",
+    )
 
 
 def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
@@ -207,6 +217,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         data_dir=args.data_dir,
         download=args.download,
         speed=speed_from_args(args),
+        test_curve=args.test_curve,
     )
 
 
@@ -216,16 +227,19 @@ def open_experiment(args: argparse.Namespace) -> Experiment:
 
 
 def show(folder: Path) -> str:
-    info, runs = load_experiment(folder)
-    if not runs:
+    """The table of an experiment folder; notes on damaged level records go to stderr."""
+    results = load_experiment(folder)
+    for note in results.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not results.runs:
         return f"{folder}: no finished levels yet"
-    seeds = sorted({(r["trial"], r["seeds"]["trial_seed"]) for r in runs})
+    seeds = sorted({(r.trial, r.seeds["trial_seed"]) for r in results.runs})
     header = [
-        f"experiment {info['name']}  ({folder})",
-        "non-default hyperparameters: " + str(info["non_default"]),
+        f"experiment {results.info.name}  ({folder})",
+        "non-default hyperparameters: " + str(results.info.non_default),
         "trial seeds: " + ", ".join(f"trial {t}: {s}" for t, s in seeds),
     ]
-    return "\n".join(header + ["", text_table(aggregate(runs))])
+    return "\n".join(header + ["", text_table(aggregate(results.runs))])
 
 
 def cmd_run(args) -> int:
@@ -249,9 +263,9 @@ def cmd_run(args) -> int:
             _ = exp.data  # every level had finished already: still report missing or corrupt data files
         folder = exp.paths.folder
     print(show(folder))
-    info, runs = load_experiment(folder)
-    title = experiment_title(folder.name, info["hparams"], len({r["trial"] for r in runs}))
-    figure = plots.summary_figure(aggregate(runs), title, folder / "summary.png")
+    results = load_experiment(folder)
+    title = experiment_title(folder.name, results.info.hparams, len({r.trial for r in results.runs}))
+    figure = plots.summary_figure(aggregate(results.runs), title, folder / "summary.png")
     print(f"\nfigure: {figure}")
     return 0
 
@@ -330,6 +344,7 @@ def cmd_instability(args) -> int:
         args.out,
         trial=args.trial,
         points=args.points,
+        keep_networks=args.keep_networks,
         data_dir=args.data_dir,
         download=args.download,
         device=args.device,
@@ -447,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--points", type=_positive_int, default=30, help="points on the interpolation line (default 30)")
     p.add_argument("--trial", type=int, default=0, help="trial whose ticket is measured (default 0)")
+    p.add_argument(
+        "--keep-networks",
+        action="store_true",
+        help="also save the two trained copies of each level and rewind (DIR/networks/), so the path can be "
+        "evaluated again without training",
+    )
     p.add_argument(
         "--out",
         type=Path,

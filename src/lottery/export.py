@@ -22,10 +22,10 @@ from torch import nn
 from torch.nn.utils import prune
 
 from .errors import LotteryError
-from .experiments.layout import TICKET, ExperimentPaths
+from .experiments.folder import ExperimentFolder
+from .experiments.layout import TICKET
 from .pruning import Mask, density
-from .experiments.records import read_experiment_info
-from .storage import load_json, load_tensors, save_tensors
+from .storage import load_tensors, save_tensors
 
 FORMAT, VERSION = "lottery-ticket", 1
 WEIGHTS = ("reset", "final")  # what an exported experiment ticket holds: its start weights or trained ones
@@ -149,18 +149,18 @@ def export_experiment_ticket(folder: Path, trial: int, level: int, out: Path, we
 
     ``weights="reset"``: the weights its survivors start from (θ0, or θk when rewinding) -- the
     lottery ticket itself; ``"final"``: the weights after that level's training."""
-    paths = ExperimentPaths(Path(folder))
-    info = read_experiment_info(folder)
+    exp = ExperimentFolder(Path(folder))
+    info = exp.info
     if weights not in WEIGHTS:
         raise LotteryError(f"unknown weights {weights!r}; choose one of: {', '.join(WEIGHTS)}")
-    trial_paths = paths.trial(trial)
-    levels = trial_paths.levels(TICKET)
-    if level not in levels:
+    record = exp.record(trial, TICKET, level)
+    if record is None:
+        levels = exp.ticket_levels(trial)
         raise LotteryError(
             f"trial {trial} of {folder} has no finished ticket level {level} "
             f"(finished: {', '.join(map(str, levels)) or 'none'})"
         )
-    level_paths = trial_paths.level(TICKET, level)
+    trial_paths, level_paths = exp.trial(trial), exp.level(trial, TICKET, level)
     rewind = info.hparams.rewind_iteration
     source = level_paths.final if weights == "final" else trial_paths.rewind if rewind else trial_paths.init
     mask, state = load_tensors(level_paths.mask), load_tensors(source)
@@ -169,7 +169,6 @@ def export_experiment_ticket(folder: Path, trial: int, level: int, out: Path, we
             f"{level_paths.mask if mask is None else source} is missing or damaged; run the "
             "experiment's `lottery run` command again to redo it"
         )
-    metrics = load_json(level_paths.metrics) or {}
     meta = {
         "experiment": info.name,
         "model": info.hparams.model.name,
@@ -178,7 +177,7 @@ def export_experiment_ticket(folder: Path, trial: int, level: int, out: Path, we
         "level": level,
         "weights": weights,
         "rewind_iteration": rewind,
-        "summary": metrics.get("summary", {}),
+        "summary": record.summary.to_json(),
         "hparams": info.hparams.to_dict(),
     }
     save_ticket(out, state, mask, meta=meta)

@@ -4,96 +4,36 @@ An experiment is named by a hash of its *non-default* hyperparameters, so adding
 with a default later does not rename existing experiments. ``levels`` and ``trials`` are not
 part of the name: asking for more of them extends an experiment instead of starting another.
 
-Each field is declared with :func:`setting`: its help text, its command-line flag (by default the
-field name with dashes), how a flag's text is parsed and the check its value must pass. The
-command line (cli.py) generates the experiment flags from these, and :meth:`ExperimentHparams.validate`
-runs the checks: each rule lives here once.
+Each field is declared with :func:`~lottery.settings.setting`: its help text, its command-line flag (by
+default the field name with dashes), how a flag's text is parsed and the check its value must pass. A
+pruning strategy declares its own fields (pruning/strategy.py); :class:`PruningHparams` reads them from
+the strategy registry. The command line (cli.py) generates the experiment flags from these, and
+:meth:`ExperimentHparams.validate` runs the checks: each rule lives in one place.
 """
 
 import dataclasses
 import hashlib
 import json
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
-
-Check = Callable[[Any], str | None]  # value -> what is wrong with it (None: nothing)
-
-
-def setting(
-    default=dataclasses.MISSING,
-    *,
-    help: str,
-    flag: str | None = None,
-    check: Check | None = None,
-    parse: Callable[[str], Any] | None = None,
-    choices: Callable[[], list[str]] | None = None,
-    metavar: str | None = None,
-):
-    """A hyperparameter field. ``flag``: the command-line name without dashes when it is not the field's
-    name; ``parse``: text -> value for the flag (default: the type of ``default``); ``choices``: a function
-    listing the flag's allowed values (called late: registries fill up on import). Names a registry does
-    not know are refused where they are looked up (the model by the model registry, and so on)."""
-    metadata = {"help": help, "flag": flag, "check": check, "parse": parse, "choices": choices, "metavar": metavar}
-    if isinstance(default, tuple):
-        return field(default_factory=lambda: default, metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-# -- checks (shared by fields that follow the same rule) ------------------------------------------
-def positive_int(value) -> str | None:
-    return None if isinstance(value, int) and value > 0 else "must be a positive integer"
-
-
-def non_negative_int(value) -> str | None:
-    return None if isinstance(value, int) and value >= 0 else "must be 0 or a positive integer"
-
-
-def positive_number(value) -> str | None:
-    return None if math.isfinite(value) and value > 0 else "must be a positive finite number"
-
-
-def non_negative_number(value) -> str | None:
-    return None if math.isfinite(value) and value >= 0 else "must be a finite number, 0 or more"
-
-
-def pruning_rate(value) -> str | None:
-    return None if 0 <= value < 1 else "is impossible: a pruning rate must be in [0, 1)"
-
-
-def fraction(value) -> str | None:
-    return None if 0 <= value < 1 else "must be in [0, 1)"
-
-
-def each(check: Check) -> Check:
-    def check_all(values) -> str | None:
-        return next((f"{problem} (at {v})" for v in values for problem in [check(v)] if problem), None)
-
-    return check_all
-
-
-def one_of(allowed: tuple[str, ...]) -> Check:
-    return lambda value: None if value in allowed else f"is unknown; choose one of: {', '.join(allowed)}"
-
-
-def layer_kinds(kinds) -> str | None:
-    from .models.base import KINDS  # the kinds models tag their weights with
-
-    if not kinds:
-        return "must name at least one kind of layer"
-    unknown = [k for k in kinds if k not in KINDS]
-    return f"names unknown kinds of layer {unknown}; choose among {', '.join(KINDS)}" if unknown else None
-
-
-def int_list(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(",") if v.strip())
-
-
-def name_list(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
+from .errors import LotteryError, UsageError
+from .pruning.strategy import STRATEGIES
+from .settings import (
+    default_of,
+    each,
+    flag_of,
+    fraction,
+    int_list,
+    name_list,
+    non_negative_int,
+    non_negative_number,
+    one_of,
+    positive_int,
+    positive_number,
+    setting,
+    show,
+)
 
 
 def _models() -> list[str]:
@@ -106,12 +46,6 @@ def _datasets() -> list[str]:
     from .data import dataset_names
 
     return dataset_names()
-
-
-def _strategies() -> list[str]:
-    from .pruning import strategy_names
-
-    return strategy_names()
 
 
 OPTIMIZERS = ("adam", "sgd")
@@ -173,56 +107,53 @@ class TrainingHparams:
     )
 
 
+def _strategies(default: str) -> list:
+    """The registered pruning strategies, the default one first."""
+    return sorted(STRATEGIES.values(), key=lambda s: (s.name != default, s.name))
+
+
+def with_strategy_settings(cls: type) -> type:
+    """Class decorator, applied before @dataclass: after the class's first field (the strategy), the
+    settings every registered pruning strategy declares, the default strategy's first."""
+    first, *rest = cls.__annotations__
+    added: dict[str, dataclasses.Field] = {}
+    for strategy in _strategies(getattr(cls, first).default):
+        for name, f in strategy.settings.items():
+            if name in added or name in cls.__annotations__:
+                raise LotteryError(f"pruning setting {name!r} of strategy {strategy.name!r} is declared twice")
+            added[name] = field(default=f.default, default_factory=f.default_factory, metadata=f.metadata)
+    kinds = {name: type(f.default_factory() if callable(f.default_factory) else f.default) for name, f in added.items()}
+    old = dict(cls.__annotations__)
+    cls.__annotations__ = {first: old[first], **kinds, **{name: old[name] for name in rest}}
+    for name, f in added.items():
+        setattr(cls, name, f)
+    return cls
+
+
+DEFAULT_STRATEGY = "layerwise"
+
+
 @dataclass(frozen=True)
+@with_strategy_settings
 class PruningHparams:
+    """The strategy and the settings every strategy reads. Each strategy's own settings are fields too:
+    the strategy declares them (pruning/strategy.py) and they are added here when the class is made."""
+
     strategy: str = setting(
-        "layerwise",
+        DEFAULT_STRATEGY,
         flag="prune-strategy",
-        choices=_strategies,
-        help="layerwise: each layer its kind's rate; global: the layers of --prune-global-kinds ranked together",
-    )
-    conv_rate: float = setting(
-        0.0,
-        flag="prune-conv",
-        check=pruning_rate,
-        metavar="RATE",
-        help="layerwise: fraction of each conv layer's remaining weights pruned per round",
-    )
-    fc_rate: float = setting(
-        0.2,
-        flag="prune-fc",
-        check=pruning_rate,
-        metavar="RATE",
-        help="layerwise: the same for hidden fully connected layers",
-    )
-    output_rate: float = setting(
-        0.1, flag="prune-output", check=pruning_rate, metavar="RATE", help="layerwise: the same for the output layer"
-    )
-    shortcut_rate: float = setting(
-        0.0,
-        flag="prune-shortcut",
-        check=pruning_rate,
-        metavar="RATE",
-        help="layerwise: the same for ResNet 1x1 shortcut convs",
-    )
-    global_rate: float = setting(
-        0.2,
-        flag="prune-global",
-        check=pruning_rate,
-        metavar="RATE",
-        help="global: fraction of the remaining weights of the ranked layers pruned per round",
-    )
-    global_kinds: tuple[str, ...] = setting(
-        ("conv", "fc"),
-        flag="prune-global-kinds",
-        parse=name_list,
-        check=layer_kinds,
-        metavar="KINDS",
-        help="global: kinds of layer ranked together (default conv,fc: all but the output layer and shortcuts)",
+        choices=STRATEGIES.names,
+        help="; ".join(f"{s.name}: {s.summary}" for s in _strategies(DEFAULT_STRATEGY)),
     )
     ignore: tuple[str, ...] = setting(
         (), parse=name_list, metavar="NAMES", help="comma-separated parameter names never pruned"
     )
+
+    if TYPE_CHECKING:  # the strategies' fields are added when the class is made: mypy cannot see them
+
+        def __init__(self, strategy: str = ..., ignore: tuple[str, ...] = ..., **settings: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -256,7 +187,7 @@ class ExperimentHparams:
             check = f.metadata.get("check")
             problem = check(value) if check else None
             if problem:
-                raise UsageError(f"{flag_of(type(owner), f.name)} {_show(value)} {problem}")
+                raise UsageError(f"{flag_of(type(owner), f.name)} {show(value)} {problem}")
         t = self.training
         if not self.rewind_iteration < t.iterations:
             raise UsageError(f"rewind iteration {self.rewind_iteration} must be in [0, iterations)")
@@ -264,22 +195,24 @@ class ExperimentHparams:
             value, default = getattr(owner, name), default_of(type(owner), name)
             if value != default:
                 raise UsageError(
-                    f"{flag_of(type(owner), name)} {_show(value)} is unused {why}; leave it at "
-                    f"{_show(default)} (a setting the run does not use must not make a new experiment)"
+                    f"{flag_of(type(owner), name)} {show(value)} is unused {why}; leave it at "
+                    f"{show(default)} (a setting the run does not use must not make a new experiment)"
                 )
 
     def unused(self) -> list[tuple[object, str, str]]:
         """(section, field, why) for the fields this run does not read (they must hold their defaults)."""
-        from .pruning import get_strategy, strategy_fields
-
         out: list[tuple[object, str, str]] = []
         if self.training.optimizer != "sgd":
             out.append((self.training, "momentum", f"with --optimizer {self.training.optimizer}"))
-        own = set(get_strategy(self.pruning.strategy).fields)
-        out += [
-            (self.pruning, name, f"by --prune-strategy {self.pruning.strategy}")
-            for name in sorted(strategy_fields() - own)
-        ]
+        strategy = STRATEGIES.get(self.pruning.strategy)
+        own = set(strategy.settings)
+        if own - {f.name for f in dataclasses.fields(PruningHparams)}:
+            raise LotteryError(
+                f"pruning strategy {strategy.name!r} declares settings PruningHparams lacks: a strategy with "
+                "settings must be a module in src/lottery/pruning/ (found before PruningHparams is made)"
+            )
+        others = {name for strategy in STRATEGIES.values() for name in strategy.settings}
+        out += [(self.pruning, name, f"by --prune-strategy {self.pruning.strategy}") for name in sorted(others - own)]
         return out
 
     def same_experiment(self, stored: dict) -> bool:
@@ -343,22 +276,3 @@ def _used_dict(hp: ExperimentHparams) -> dict:
     for owner, name, _ in hp.unused():
         d[sections[id(owner)]].pop(name)
     return d
-
-
-def _field(kind: type, name: str) -> dataclasses.Field:
-    return next(f for f in dataclasses.fields(kind) if f.name == name)
-
-
-def default_of(kind: type, name: str):
-    f = _field(kind, name)
-    # Every field has a default or a default_factory; callable() tells mypy which one this is.
-    return f.default_factory() if callable(f.default_factory) else f.default
-
-
-def flag_of(kind: type, name: str) -> str:
-    """The command-line flag of a field, e.g. ``--prune-conv`` for PruningHparams.conv_rate."""
-    return "--" + (_field(kind, name).metadata.get("flag") or name.replace("_", "-"))
-
-
-def _show(value) -> str:
-    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)

@@ -46,8 +46,11 @@ class SpeedOptions:
 class RunOptions:
     """``device``: where networks train ("cpu", "cuda", "cuda:1", ...); ``progress``: progress bars;
     ``debug``: check after every step that pruned weights stay zero; ``checkpoint_every``: iterations
-    between in-level checkpoints; ``data_dir``: folder with the data set's official files (None: the
-    per-user cache); ``download``: fetch missing data files; ``speed``: see :class:`SpeedOptions`."""
+    between in-level checkpoints; ``data_dir``: folder with the data set's files, or a tar of images for
+    cifar10-jpeg (None: the per-user cache); ``download``: fetch missing data files; ``speed``: see
+    :class:`SpeedOptions`; ``test_curve``: evaluate the test set at every evaluation (True: at every
+    level; a tuple: at these levels), for Figure 3's curves; otherwise only where a published number
+    reads it (the early stop, the end: training/evaluation.py). Either way the results are identical."""
 
     device: str = "cpu"
     progress: bool = True
@@ -56,16 +59,23 @@ class RunOptions:
     data_dir: Path | None = None
     download: bool = False
     speed: SpeedOptions = field(default_factory=SpeedOptions)
+    test_curve: bool | tuple[int, ...] = False
 
     def __post_init__(self):
         object.__setattr__(self, "device", str(self.device))
         check_device(self.device)
         if self.checkpoint_every < 1:
             raise UsageError(f"--checkpoint-every must be a positive number of iterations, got {self.checkpoint_every}")
-        if self.data_dir is not None:
+        if self.data_dir is not None:  # what it may name is the data set's to say (data.registry.check_data_dir)
             object.__setattr__(self, "data_dir", Path(self.data_dir))
-            if self.data_dir.exists() and not self.data_dir.is_dir():
-                raise UsageError(f"--data-dir {self.data_dir} is a file, not a folder")
+        if isinstance(self.test_curve, tuple) and (not self.test_curve or min(self.test_curve) < 0):
+            raise UsageError(
+                f"--test-curve takes levels K,L,... of 0 or more, got {','.join(map(str, self.test_curve))!r}"
+            )
+
+    def test_curve_at(self, level: int) -> bool:
+        """Whether the networks of ``level`` record their whole test curve."""
+        return self.test_curve is True or (isinstance(self.test_curve, tuple) and level in self.test_curve)
 
 
 def check_device(device: str) -> None:

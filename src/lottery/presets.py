@@ -6,29 +6,26 @@ override single fields of it.
 
 from dataclasses import replace
 
-from .errors import UsageError
 from .hparams import DatasetHparams, ExperimentHparams, ModelHparams, PruningHparams, TrainingHparams
+from .registry import Registry
 
-_PRESETS: dict[str, tuple[str, ExperimentHparams]] = {}
+PRESETS: Registry[tuple[str, ExperimentHparams]] = Registry("preset", __name__)  # name -> (description, hparams)
 
 
 def register_preset(name: str, description: str, hparams: ExperimentHparams) -> None:
-    _PRESETS[name] = (description, hparams)
+    PRESETS.register(name, (description, hparams))
 
 
 def preset_names() -> list[str]:
-    return sorted(_PRESETS)
+    return PRESETS.names()
 
 
 def describe_presets() -> str:
-    return "\n".join(f"  {name:<18} {_PRESETS[name][0]}" for name in preset_names())
+    return "\n".join(f"  {name:<18} {PRESETS.get(name)[0]}" for name in preset_names())
 
 
 def get_preset(name: str) -> ExperimentHparams:
-    try:
-        return _PRESETS[name][1]
-    except KeyError:
-        raise UsageError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}") from None
+    return PRESETS.get(name)[1]
 
 
 LENET_MNIST = ExperimentHparams(

@@ -15,9 +15,8 @@ from ..experiments.layout import TICKET
 from ..pruning import layer_density
 from ..report.figures import default_curve_levels
 from ..experiments.branches import branch_kind, branch_order
-from ..storage import load_json
+from ..experiments.folder import ExperimentFolder
 from . import anatomy, figures
-from .folder import ExperimentFolder
 from .overlap import expected_random_jaccard, jaccard
 
 ONESHOT = "oneshot"
@@ -65,8 +64,8 @@ class Analysis:
         for t in self.trials:
             for branch in self.exp.branches(t):
                 for k in self.exp.levels(t, branch):
-                    metrics = load_json(self.exp.level(t, branch, k).metrics) or {}
-                    per_layer = metrics.get("layer_density") or layer_density(self.mask(t, branch, k))
+                    record = self.exp.record(t, branch, k)
+                    per_layer = (record and record.layer_density) or layer_density(self.mask(t, branch, k))
                     samples.setdefault((branch_kind(branch), k), []).append(per_layer)
         out: dict[str, dict[int, dict[str, float]]] = {}
         for (kind, k), members in sorted(samples.items(), key=lambda kv: (branch_order(kv[0][0]), kv[0][1])):
@@ -149,24 +148,24 @@ class Analysis:
         return values, changes
 
     # -- input connectivity -------------------------------------------------------------------
-    def connectivity(self, image_shape=None) -> tuple[str, dict[int, tuple[torch.Tensor, float]], int] | None:
-        """(first layer, level -> (mean kept outgoing weights per pixel, layer density), outputs), or None when
-        the first masked layer is not a fully connected layer reading images."""
+    def connectivity(self, image_shape=None) -> tuple[str, dict[int, tuple[torch.Tensor, float]]] | None:
+        """(input layer, level -> (mean fraction of each pixel's outgoing weights kept, layer density)), or None
+        when the layer reading the input is not a pruned fully connected layer on images."""
         first_mask = self.mask(self.trials[0], TICKET, self.ticket_levels[0])
-        layer = anatomy.first_image_layer(first_mask, image_shape)
+        layer = anatomy.first_image_layer(first_mask, self.exp.initial(self.trials[0]), image_shape)
         if layer is None:
             return None
         maps = {}
         for k in self.chosen:
-            counts = [anatomy.input_connectivity(self.mask(t, TICKET, k)[layer], image_shape) for t in self.trials]
-            mean = torch.stack(counts).mean(0)
+            fractions = [anatomy.input_connectivity(self.mask(t, TICKET, k)[layer], image_shape) for t in self.trials]
+            mean = torch.stack(fractions).mean(0)
             maps[k] = (
                 mean,
                 statistics.fmean(layer_density({layer: self.mask(t, TICKET, k)[layer]})[layer] for t in self.trials),
             )
             self.add("input_connectivity", TICKET, k, layer, "border_share", anatomy.border_share(mean))
             self.add("input_connectivity", TICKET, k, layer, "pixels_without_kept_weights", int((mean == 0).sum()))
-        return layer, maps, first_mask[layer].shape[0]
+        return layer, maps
 
 
 def _fmt(value) -> str:
@@ -235,13 +234,14 @@ def analyze_experiment(folder: Path, out: Path, levels: list[int] | None = None)
         )
         conn = a.connectivity()
         if conn is None:
-            notes.append("the first pruned layer is not a fully connected layer reading images: no connectivity map")
+            notes.append(
+                "the layer reading the input is not a pruned fully connected layer on images: no connectivity map"
+            )
         else:
-            layer, maps, outputs = conn
+            layer, maps = conn
             written.append(
                 figures.connectivity_figure(
                     maps,
-                    outputs,
                     f"Fraction of each input pixel's outgoing weights kept ({layer}), ticket\n"
                     f"{name} (mean over {trials})",
                     out / "input_connectivity.png",
@@ -281,7 +281,7 @@ def analyze(folders: list[Path], out: Path, levels: list[int] | None = None) -> 
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(CSV_HEADER)
-    writer.writerows([r[:-1] + [_fmt(r[-1])] for r in rows])
+    writer.writerows(rows)  # floats at full precision (repr): the CSV is for further computation
     (out / "analysis.csv").write_text(text.getvalue())
     intro = (
         "# Ticket anatomy\n\nJaccard: |A ∩ B| / |A ∪ B| of kept sets; random_expected: the same for two random "

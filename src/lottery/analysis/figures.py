@@ -140,16 +140,16 @@ def change_figure(changes: dict[int, dict[str, torch.Tensor]], title: str, path:
     return _histogram_grid(samples, "|final| - |start|", title, path, zero_line=True)
 
 
-def connectivity_figure(maps: dict[int, tuple[torch.Tensor, float]], outputs: int, title: str, path: Path) -> Path:
+def connectivity_figure(maps: dict[int, tuple[torch.Tensor, float]], title: str, path: Path) -> Path:
     """One heatmap per level: the fraction of each input pixel's outgoing weights that are kept.
-    ``maps[level]`` = (height x width kept counts, Pm of the layer); ``outputs``: the layer's output units."""
+    ``maps[level]`` = (height x width fractions, as :func:`anatomy.input_connectivity` gives them; Pm of the layer)."""
     levels = sorted(maps)
     fig, axes = plt.subplots(
         1, len(levels), figsize=(2.5 * len(levels) + 0.5, 2.8), constrained_layout=True, squeeze=False
     )
     for ax, level in zip(axes[0], levels):
-        counts, layer_density = maps[level]
-        image = ax.imshow(counts.numpy() / outputs, cmap="viridis", vmin=0)
+        fractions, layer_density = maps[level]
+        image = ax.imshow(fractions.numpy(), cmap="viridis", vmin=0)
         ax.set_title(f"level {level}: layer keeps {100 * layer_density:.3g}%", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])

@@ -26,17 +26,18 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data import DataSplits, load_splits
+from ..data import DataSplits
 from ..data.augment import flip_and_crop
 from ..errors import UsageError
-from ..experiments.layout import TICKET
-from ..models import get_model_spec
+from ..experiments.build import build_model, load_data, trial_seed
+from ..experiments.data_record import check_data_record, data_record
+from ..experiments.folder import ExperimentFolder
+from ..experiments.layout import TICKET, ExperimentPaths
 from ..pruning import Mask, apply_mask, density
 from ..report.plots import plt, save_figure
 from ..seeds import derive_seed
-from ..storage import load_json, save_json
-from ..training import evaluate, train
-from .folder import ExperimentFolder
+from ..storage import load_json, load_tensors, save_json, save_tensors
+from ..training import Schedule, evaluate, train
 
 BN_EXAMPLES, BN_BATCH = 2000, 200  # training images used to recompute batch norm statistics
 
@@ -157,14 +158,16 @@ class InstabilityRun:
             trials = ", ".join(map(str, self.exp.trials())) or "none"
             raise UsageError(f"{folder} has no trial {trial} (trials: {trials})")
         self.trial, self.device, self.progress = trial, torch.device(device), progress
-        d = self.hp.dataset
-        self.data = (data or load_splits(d.name, data_dir, download, d.validation_size, d.split_seed)).to(self.device)
-        self.trial_seed = self.hp.seed + trial  # as Experiment.trial_seed
+        self.data = (data or load_data(self.hp, data_dir, download)).to(self.device)
+        hparams_file = ExperimentPaths(Path(folder)).hparams
+        check_data_record(
+            load_json(hparams_file) or {}, data_record(self.data), hparams_file, "give the --data-dir it was made from"
+        )
+        self.trial_seed = trial_seed(self.hp, trial)
         self._starts: dict[int, dict] = {}
 
     def build_model(self) -> nn.Module:
-        spec = get_model_spec(self.hp.model.name)
-        return spec.build(self.data.input_shape, self.data.num_classes, dropout=self.hp.model.dropout).to(self.device)
+        return build_model(self.hp, self.data, self.device)
 
     def _train(self, state: dict, mask: Mask, seed: int, start_iteration: int, iterations: int, what: str) -> dict:
         model = self.build_model()
@@ -178,9 +181,7 @@ class InstabilityRun:
             self.data,
             hp,
             seed,
-            start_iteration=start_iteration,
-            progress=self.progress,
-            description=what,
+            Schedule(start_iteration=start_iteration, progress=self.progress, description=what),
             augment=flip_and_crop if self.hp.dataset.augment else None,
         )
         return result.final_state
@@ -209,15 +210,19 @@ class InstabilityRun:
             self.exp.initial(self.trial), dense, self.trial_seed, 0, iterations, f"dense to iteration {iterations}"
         )
 
-    def measure(self, level: int, rewind: int, points: int) -> PathResult:
+    def ticket_mask(self, level: int) -> Mask:
         if level not in self.exp.ticket_levels(self.trial):
             raise UsageError(
                 f"trial {self.trial} of {self.exp.folder} has no finished ticket level {level} (finished: "
                 f"{', '.join(map(str, self.exp.ticket_levels(self.trial))) or 'none'})"
             )
-        mask = self.exp.mask(self.trial, TICKET, level)
+        return self.exp.mask(self.trial, TICKET, level)
+
+    def train_copies(self, level: int, rewind: int) -> list[dict]:
+        """The two copies of the ticket at ``level``, trained from iteration ``rewind`` with different data orders."""
+        mask = self.ticket_mask(level)
         start = self.start_state(rewind)
-        ends = [
+        return [
             self._train(
                 start,
                 mask,
@@ -228,14 +233,50 @@ class InstabilityRun:
             )
             for copy in (0, 1)
         ]
+
+    def path(self, level: int, rewind: int, copies: list[dict], points: int) -> PathResult:
+        """The test error along the line between two trained copies of the ticket at ``level``."""
+        mask = self.ticket_mask(level)
         model = self.build_model()
         bn_data = self.data.train_x[:BN_EXAMPLES] if has_batchnorm(model) else None
-        alphas, errors = path_errors(model, ends[0], ends[1], mask, self.data.test_x, self.data.test_y, points, bn_data)
+        a, b = copies
+        alphas, errors = path_errors(model, a, b, mask, self.data.test_x, self.data.test_y, points, bn_data)
         return PathResult(level, rewind, density(mask), alphas, errors)
+
+    def measure(self, level: int, rewind: int, points: int) -> PathResult:
+        return self.path(level, rewind, self.train_copies(level, rewind), points)
+
+    def save_copies(self, path: Path, level: int, rewind: int, copies: list[dict]) -> None:
+        """Both trained copies in one file, written atomically (a crash leaves the old file or none)."""
+        cpu = [{k: v.detach().cpu() for k, v in c.items()} for c in copies]
+        record = {"experiment": self.exp.name, "trial": self.trial, "level": level, "rewind": rewind, "copies": cpu}
+        save_tensors(path, record)
+
+    def load_copies(self, path: Path, level: int, rewind: int) -> list[dict] | None:
+        """The copies :meth:`save_copies` stored for this experiment, trial, level and rewind; None when the
+        file is absent, damaged or holds other networks (then they are trained again)."""
+        record = load_tensors(path)
+        if not isinstance(record, dict):
+            return None
+        names = set(self.build_model().state_dict())
+        copies = record.get("copies")
+        if (
+            [record.get(k) for k in ("experiment", "trial", "level", "rewind")]
+            != [self.exp.name, self.trial, level, rewind]
+            or not isinstance(copies, list)
+            or len(copies) != 2
+            or not all(isinstance(c, dict) and set(c) == names for c in copies)
+        ):
+            return None
+        return [{k: v.to(self.device) for k, v in c.items()} for c in copies]
 
 
 def _result_file(out: Path, trial: int, level: int, rewind: int) -> Path:
     return out / "paths" / f"trial_{trial}-level_{level}-rewind_{rewind}.json"
+
+
+def _networks_file(out: Path, trial: int, level: int, rewind: int) -> Path:
+    return out / "networks" / f"trial_{trial}-level_{level}-rewind_{rewind}.pt"
 
 
 def run_instability(
@@ -246,6 +287,7 @@ def run_instability(
     *,
     trial: int = 0,
     points: int = 30,
+    keep_networks: bool = False,
     data_dir: Path | None = None,
     download: bool = False,
     device: str = "cpu",
@@ -253,7 +295,10 @@ def run_instability(
     data: DataSplits | None = None,
 ) -> tuple[list[PathResult], list[Path]]:
     """Measure every (level, rewind) pair (each saved as it finishes and reused by a later call with the same
-    points), then write the figure and tables. ``rewinds`` None: the experiment's own rewind iteration."""
+    points), then write the figure and tables. ``rewinds`` None: the experiment's own rewind iteration.
+    ``keep_networks``: also save the two trained copies of each pair under ``out/networks/``. Copies found
+    there are used instead of training new ones, so a path is re-evaluated (e.g. with other points) without
+    training."""
     if points < 2:
         raise UsageError(f"--points must be at least 2, got {points}")
     if not levels:
@@ -266,12 +311,18 @@ def run_instability(
     results = []
     for level in sorted(set(levels)):
         for rewind in rewinds:
-            path = _result_file(out, trial, level, rewind)
+            path, networks = _result_file(out, trial, level, rewind), _networks_file(out, trial, level, rewind)
             stored = load_json(path)
-            if stored and stored.get("experiment") == run.exp.name and len(stored.get("errors", [])) == points:
+            copies = run.load_copies(networks, level, rewind) if networks.exists() else None
+            reusable = stored and stored.get("experiment") == run.exp.name and len(stored.get("errors", [])) == points
+            if reusable and (copies is not None or not keep_networks):
                 results.append(PathResult(**{k: stored[k] for k in ("level", "rewind", "density", "alphas", "errors")}))
                 continue
-            result = run.measure(level, rewind, points)
+            if copies is None:
+                copies = run.train_copies(level, rewind)
+                if keep_networks:
+                    run.save_copies(networks, level, rewind, copies)
+            result = run.path(level, rewind, copies, points)
             save_json(path, {"experiment": run.exp.name, "trial": trial, **asdict(result), "barrier": result.barrier})
             results.append(result)
     title = f"{run.exp.name}, trial {trial}"

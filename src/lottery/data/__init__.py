@@ -1,10 +1,11 @@
-"""Data sets: registry, in-memory splits, batch stream. Importing registers the built-in data sets."""
+"""Data sets: registry, in-memory splits, batch stream. Each module of this package that defines a data
+set registers it (DATASETS finds them on its first lookup)."""
 
-from . import cifar, cifar_jpeg, digits, mnist  # noqa: F401  (registers data sets)
-from .registry import RawData, dataset_names, register_dataset
+from .registry import DATASETS, RawData, dataset_names, register_dataset
 from .splits import BatchStream, DataSplits, default_data_dir, load_splits
 
 __all__ = [
+    "DATASETS",
     "BatchStream",
     "DataSplits",
     "RawData",

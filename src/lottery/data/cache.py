@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import LotteryError
 from ..storage import load_tensors, save_tensors
 from .registry import RawData
 
@@ -55,6 +56,7 @@ def _to_file(raw: RawData) -> dict:
         "crc32": {k: _crc(t) for k, t in tensors.items()},
         "num_classes": raw.num_classes,
         "validation_size": raw.validation_size,
+        "files_sha256": raw.files_sha256,
     }
 
 
@@ -64,13 +66,25 @@ def _from_file(obj) -> RawData | None:
         tensors = {k: obj[k] for k in _TENSORS}
         if any(not isinstance(t, torch.Tensor) or _crc(t) != obj["crc32"][k] for k, t in tensors.items()):
             return None
-        return RawData(**tensors, num_classes=int(obj["num_classes"]), validation_size=int(obj["validation_size"]))
+        files_sha256 = obj["files_sha256"]  # a file written without it is rewritten with it
+        if files_sha256 is not None and not isinstance(files_sha256, str):
+            return None
+        return RawData(
+            **tensors,
+            num_classes=int(obj["num_classes"]),
+            validation_size=int(obj["validation_size"]),
+            files_sha256=files_sha256,
+        )
     except (KeyError, TypeError, ValueError):
         return None
 
 
 def _warn(message: str) -> None:
     print(f"lottery: {message}", file=sys.stderr)
+
+
+def _skip_write(path: Path, reason: str) -> None:
+    _warn(f"cannot write data cache {path} ({reason}); going on without it (the data will be decoded again next time)")
 
 
 def cached(name: str, reader_version: int, source_sha256: Sequence[str], decode: Callable[[], RawData]) -> RawData:
@@ -97,7 +111,9 @@ def cached(name: str, reader_version: int, source_sha256: Sequence[str], decode:
             try:
                 save_tensors(path, _to_file(raw))
             except OSError as e:
-                _warn(f"cannot write data cache {path} ({e.strerror or e}); the data will be decoded again next time")
+                _skip_write(path, e.strerror or str(e))
+            except LotteryError:  # storage reports a full disk (or quota) as a LotteryError
+                _skip_write(path, "no space left")
         return raw
     finally:
         lock.release()

@@ -61,7 +61,7 @@ def source_sha256(source: Path) -> str:
     return digest
 
 
-@register_dataset(NAME)
+@register_dataset(NAME, reads_a_file=True)
 def cifar10_jpeg(folder: Path, download: bool) -> RawData:
     source = find_source(folder)
 
@@ -74,6 +74,7 @@ def cifar10_jpeg(folder: Path, download: bool) -> RawData:
             images.test_y,
             num_classes=len(images.classes),
             validation_size=VALIDATION_SIZE,
+            files_sha256=images.files_sha256,
         )
 
     return cached(NAME, READER_VERSION, [source_sha256(source)], decode)

@@ -33,6 +33,7 @@ class ImageSplits:
     test_x: torch.Tensor
     test_y: torch.Tensor
     classes: list[str]
+    files_sha256: str  # the images' paths and contents (folder_digest's value, for a tar as for a folder)
 
 
 class _Source:
@@ -110,8 +111,18 @@ def _decode(raw: bytes, name: str, where: Path) -> np.ndarray:
     return pixels[None] if gray else pixels.transpose(2, 0, 1)  # C x H x W
 
 
-def _decode_split(source: _Source, images: list[tuple[str, str]], classes: list[str], split: str):
-    arrays = [_decode(source.read(name), name, source.where) for name, _ in images]
+def _file_entry(name: str, raw: bytes) -> bytes:
+    """One image's part of the digest of a file list: its path and the sha256 of its bytes."""
+    return name.encode() + b"\0" + hashlib.sha256(raw).digest()
+
+
+def _decode_split(source: _Source, images: list[tuple[str, str]], classes: list[str], split: str, digest):
+    """The split's images and labels in the seeded order; each file read also goes into ``digest`` (a sha256)."""
+    arrays = []
+    for name, _ in images:
+        raw = source.read(name)
+        digest.update(_file_entry(name, raw))
+        arrays.append(_decode(raw, name, source.where))
     first_name, first = images[0][0], arrays[0]
     for (name, _), a in zip(images, arrays):
         if a.shape[1:] != first.shape[1:]:
@@ -145,26 +156,28 @@ def read_image_folder(path: Path) -> ImageSplits:
     def read(source: _Source) -> ImageSplits:
         found = _images_by_split(source)
         classes = sorted({c for _, c in found["train"]})
-        train_x, train_y = _decode_split(source, found["train"], classes, "train")
-        test_x, test_y = _decode_split(source, found["test"], classes, "test")
+        digest = hashlib.sha256()
+        train_x, train_y = _decode_split(source, found["train"], classes, "train", digest)
+        test_x, test_y = _decode_split(source, found["test"], classes, "test", digest)
         if train_x.shape[1:] != test_x.shape[1:]:
             raise LotteryError(
                 f"train and test images in {path} differ in size or channels "
                 f"({tuple(train_x.shape[1:])} vs {tuple(test_x.shape[1:])})"
             )
-        return ImageSplits(train_x, train_y, test_x, test_y, classes)
+        return ImageSplits(train_x, train_y, test_x, test_y, classes, digest.hexdigest())
 
     return _with_source(Path(path), read)
 
 
 def folder_digest(folder: Path) -> str:
-    """sha256 over the image files' paths and contents: the cache key of an image folder (not of a tar)."""
+    """sha256 over the image files' paths and contents (train, then test, each in name order): the cache key
+    of an image folder (not of a tar), and :attr:`ImageSplits.files_sha256` of a folder or tar with those files."""
 
     def digest(source: _Source) -> str:
         h = hashlib.sha256()
         found = _images_by_split(source)
         for name, _ in found["train"] + found["test"]:
-            h.update(name.encode() + b"\0" + hashlib.sha256(source.read(name)).digest())
+            h.update(_file_entry(name, source.read(name)))
         return h.hexdigest()
 
     return _with_source(Path(folder), digest)

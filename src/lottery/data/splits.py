@@ -7,7 +7,7 @@ import torch
 
 from ..errors import UsageError
 from ..seeds import generator
-from .registry import get_loader
+from .registry import check_data_dir, get_loader
 
 
 @dataclass
@@ -19,6 +19,7 @@ class DataSplits:
     test_x: torch.Tensor
     test_y: torch.Tensor
     num_classes: int
+    files_sha256: str | None = None  # RawData.files_sha256 of the data read (None: pinned by checksums, or in memory)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -33,6 +34,7 @@ class DataSplits:
             self.test_x.to(device),
             self.test_y.to(device),
             self.num_classes,
+            self.files_sha256,
         )
 
 
@@ -48,7 +50,10 @@ def load_splits(
     split_seed: int = 0,
 ) -> DataSplits:
     """Load a data set, hold out a seeded validation set from its training split, standardize per channel."""
-    raw = get_loader(name)(Path(data_dir) if data_dir else default_data_dir(name), download)
+    loader = get_loader(name)
+    folder = Path(data_dir) if data_dir else default_data_dir(name)
+    check_data_dir(name, folder)
+    raw = loader(folder, download)
     n_val = raw.validation_size if validation_size is None else validation_size
     if not 0 < n_val < len(raw.train_y):
         raise UsageError(f"validation size {n_val} must be between 1 and {len(raw.train_y) - 1} for {name}")
@@ -69,6 +74,7 @@ def load_splits(
         standardize(raw.test_x),
         raw.test_y.clone(),
         raw.num_classes,
+        raw.files_sha256,
     )
 
 

@@ -3,7 +3,8 @@
 A branch is one class, registered with :func:`register_branch`; everything else reads it from here:
 its command-line flag (whose keyword is also :func:`~lottery.experiments.run_experiment`'s), its
 folders, the units the runner plans for it, and in reports its order, plot style and paper figures.
-A new branch is one module that defines and registers its class (see docs/branches.md).
+A new branch is one module in this package that defines and registers its class: BRANCHES imports
+every module here before its first lookup (see docs/extending.md).
 """
 
 import argparse
@@ -13,6 +14,7 @@ from typing import ClassVar
 
 from ..errors import UsageError
 from ..pruning import Mask
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -84,26 +86,23 @@ class Branch:
         raise NotImplementedError
 
 
-_BRANCHES: dict[str, Branch] = {}
+BRANCHES: Registry[Branch] = Registry("branch", "lottery.experiments", unique="flag")
 
 
 def register_branch(cls: type[Branch]) -> type[Branch]:
     """Class decorator: make ``cls`` a branch of every experiment (flag, plan, reports)."""
     branch = cls()
-    clash = [b.name for b in _BRANCHES.values() if b.name == branch.name or (b.flag and b.flag == branch.flag)]
-    if clash:
-        raise ValueError(f"branch {branch.name!r} clashes with the registered branch {clash[0]!r} (name or flag)")
-    _BRANCHES[branch.name] = branch
+    BRANCHES.register(branch.name, branch)
     return cls
 
 
 def unregister_branch(name: str) -> None:
-    _BRANCHES.pop(name, None)
+    BRANCHES.unregister(name)
 
 
 def all_branches() -> list[Branch]:
     """Every registered branch, in report order (the ticket first)."""
-    return sorted(_BRANCHES.values(), key=lambda b: (b.order, b.name))
+    return sorted(BRANCHES.values(), key=lambda b: (b.order, b.name))
 
 
 def requestable_branches() -> list[Branch]:
@@ -111,8 +110,8 @@ def requestable_branches() -> list[Branch]:
     return [b for b in all_branches() if b.flag]
 
 
-def get_branch(name: str) -> Branch | None:
-    return _BRANCHES.get(name)
+def get_branch(name: str) -> Branch:
+    return BRANCHES.get(name)
 
 
 def branch_kind(folder: str) -> str:
@@ -123,8 +122,7 @@ def branch_kind(folder: str) -> str:
 
 def branch_order(kind: str) -> tuple[int, str]:
     """Sort key of a branch in reports; branches not registered here go last, by name."""
-    branch = get_branch(kind)
-    return (branch.order, kind) if branch else (1 << 30, kind)
+    return (BRANCHES.get(kind).order, kind) if kind in BRANCHES else (1 << 30, kind)
 
 
 def figure_branches(figure: int) -> tuple[str, ...]:

@@ -8,16 +8,20 @@ from pathlib import Path
 import filelock
 import torch
 
-from ..data import BatchStream, DataSplits, load_splits
+from ..data import BatchStream, DataSplits
 from ..errors import LotteryError, UsageError
 from ..hparams import ExperimentHparams
 from ..models import LotteryModel, get_model_spec
 from ..pruning import Mask, PruningStrategy, full_mask, get_strategy
 from ..seeds import derive_seed, generator
 from ..options import RunOptions, SpeedOptions
+from .build import build_model, load_data, trial_seed
+from .folder import ExperimentFolder
+from .data_record import KEY as DATA_KEY, check_data_record, data_record
 from .layout import FORMAT_VERSION, ExperimentPaths, LevelPaths
 from .level_queue import LevelQueue
-from .records import check_numerics, finished_record, numerics, remove_stale_temp_files
+from .level_record import numerics
+from .recording import check_numerics, finished_record, remove_stale_temp_files
 from ..storage import load_json, load_tensors, save_json, save_tensors
 
 
@@ -78,7 +82,8 @@ class Experiment:
             ) from None
         try:
             remove_stale_temp_files(self.paths.folder)
-            check_numerics(self.paths, self.numerics)
+            check_numerics(ExperimentFolder(self.paths.folder), self.numerics)
+            self._record_data_if_missing()
         except BaseException:
             lock.release()
             raise
@@ -110,6 +115,7 @@ class Experiment:
                     "name": self.hp.name(),
                     "hparams": self.hp.to_dict(),
                     "non_default": self.hp.non_default(),
+                    DATA_KEY: data_record(self.data),
                 },
             )
             return
@@ -124,22 +130,32 @@ class Experiment:
                 f"{self.paths.hparams} holds different hyperparameters than this run; "
                 "the folder is not this experiment's. Move it aside and run again"
             )
+        self._check_data(stored)
+
+    def _check_data(self, stored: dict) -> None:
+        """Refuse to extend a folder made from other data (experiments/data_record.py)."""
+        advice = "run with the data it was made from (--data-dir), or use another --out folder for this data"
+        check_data_record(stored, data_record(self.data), self.paths.hparams, advice)
+
+    def _record_data_if_missing(self) -> None:
+        """Record this run's data in a folder written before data records existed (under the lock)."""
+        stored = load_json(self.paths.hparams)
+        if isinstance(stored, dict) and DATA_KEY not in stored:
+            save_json(self.paths.hparams, {**stored, DATA_KEY: data_record(self.data)})
+        elif isinstance(stored, dict):
+            self._check_data(stored)  # recorded by another process since the check on entering
 
     # -- data, models ------------------------------------------------------------------------
     @property
     def data(self) -> DataSplits:
         if self._data is None:
-            d = self.hp.dataset
-            o = self.options
-            self._data = load_splits(d.name, o.data_dir, o.download, d.validation_size, d.split_seed)
+            self._data = load_data(self.hp, self.options.data_dir, self.options.download)
         if self._data.train_x.device != self.device:
             self._data = self._data.to(self.device)
         return self._data
 
     def build_model(self) -> LotteryModel:
-        data = self.data
-        spec = get_model_spec(self.hp.model.name)
-        return spec.build(data.input_shape, data.num_classes, dropout=self.hp.model.dropout).to(self.device)
+        return build_model(self.hp, self.data, self.device)
 
     @cached_property
     def prunable_kinds(self) -> dict[str, str]:
@@ -151,7 +167,7 @@ class Experiment:
         return {n: k for n, k in kinds.items() if n not in self.hp.pruning.ignore}
 
     def trial_seed(self, trial: int) -> int:
-        return self.hp.seed + trial
+        return trial_seed(self.hp, trial)
 
     def fresh_init(self, trial: int, *purpose) -> dict:
         """A state dict drawn from the init distribution with a seed named by (trial, purpose)."""
@@ -194,7 +210,7 @@ class Experiment:
 
     # -- one level ----------------------------------------------------------------------------
     def finished(self, paths: LevelPaths) -> dict | None:
-        """The level's metrics if it finished intact (a damaged level is redone: see records.py)."""
+        """The level's metrics if it finished intact (a damaged level is redone: see recording.py)."""
         return finished_record(paths)
 
     @property

@@ -42,7 +42,7 @@ def reset_state(exp: Experiment, trial: int) -> tuple[dict, int]:
 
 
 @register_branch
-class Ticket(Branch):
+class TicketChain(Branch):
     """The ticket chain: level 0 trains the dense network from θ0, level k prunes level k-1 and
     retrains the survivors from θ0 (θk)."""
 
@@ -63,4 +63,4 @@ class Ticket(Branch):
 
 
 def run_ticket_level(exp: Experiment, trial: int, level: int) -> dict:
-    return run_branch_level(exp, Ticket(), trial, 0, level)
+    return run_branch_level(exp, TicketChain(), trial, 0, level)

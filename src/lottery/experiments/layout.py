@@ -5,25 +5,15 @@ one per branch (the ticket chain, each control, one-shot) and one per level:
     <root>/<experiment>/trial_<t>/seeds.json, init.pt (θ0), rewind.pt (θk, when rewinding)
     <root>/<experiment>/trial_<t>/<branch>/level_<k>/mask.pt, final.pt, metrics.json
 
-``metrics.json`` is written last: its presence marks the level as finished. Reading a folder back
-only accepts these exact names (``trial_<t>``, ``level_<k>``, no leading zeros): a copy such as
-``trial_0_old`` or ``level_1.bak`` is not a result.
+``metrics.json`` is written last: its presence marks the level as finished. These are the paths
+lottery writes to; reading a folder back, and which folders count, is experiments/folder.py.
 """
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 FORMAT_VERSION = 1
 TICKET = "ticket"
-
-
-def numbered(folder: Path, prefix: str) -> list[int]:
-    """The sorted numbers n of the subfolders of ``folder`` named exactly ``<prefix>_<n>``."""
-    if not folder.is_dir():
-        return []
-    pattern = re.compile(re.escape(prefix) + "_(0|[1-9][0-9]*)")
-    return sorted(int(m[1]) for p in folder.iterdir() if (m := pattern.fullmatch(p.name)) and p.is_dir())
 
 
 @dataclass(frozen=True)
@@ -66,13 +56,6 @@ class TrialPaths:
     def level(self, branch: str, level: int) -> LevelPaths:
         return LevelPaths(self.folder / branch / f"level_{level}")
 
-    def branches(self) -> list[str]:
-        return sorted(p.name for p in self.folder.iterdir() if p.is_dir()) if self.folder.exists() else []
-
-    def levels(self, branch: str) -> list[int]:
-        """The finished levels of ``branch``."""
-        return [k for k in numbered(self.folder / branch, "level") if self.level(branch, k).metrics.exists()]
-
 
 @dataclass(frozen=True)
 class ExperimentPaths:
@@ -88,6 +71,3 @@ class ExperimentPaths:
 
     def trial(self, t: int) -> TrialPaths:
         return TrialPaths(self.folder / f"trial_{t}")
-
-    def trials(self) -> list[int]:
-        return numbered(self.folder, "trial")

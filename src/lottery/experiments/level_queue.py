@@ -12,6 +12,7 @@ from ..errors import LotteryError
 from ..pruning import Mask, apply_mask
 from ..storage import load_tensors, save_tensors
 from ..training.batched import Job, train_many
+from ..training.schedule import Schedule
 from .layout import LevelPaths
 from .recording import LevelRequest, record_level
 
@@ -78,9 +79,13 @@ class LevelQueue:
             if done is not None:
                 out[i] = (done, None)
                 continue
-            key = (request.start_iteration, request.snapshot[0] if request.snapshot else None)
+            key = (
+                request.start_iteration,
+                request.snapshot[0] if request.snapshot else None,
+                exp.options.test_curve_at(request.level),
+            )
             groups.setdefault(key, []).append((i, request, paths, self._prepare_level(request, paths)))
-        for (start, snapshot_at), members in groups.items():
+        for (start, snapshot_at, test_curve), members in groups.items():
             for lo in range(0, len(members), exp.speed.together):
                 chunk = members[lo : lo + exp.speed.together]
                 label = (
@@ -88,17 +93,21 @@ class LevelQueue:
                     if len(chunk) == 1
                     else f"{len(chunk)} networks, level {', '.join(sorted({str(m[1].level) for m in chunk}))}"
                 )
+                schedule = Schedule(
+                    checkpoint_every=exp.options.checkpoint_every,
+                    start_iteration=start,
+                    snapshot_at=snapshot_at,
+                    test_curve=test_curve,
+                    debug=exp.options.debug,
+                    progress=exp.progress,
+                    description=label,
+                )
                 results = train_many(
                     [job for *_, job in chunk],
                     exp.data,
                     exp.hp.training,
-                    checkpoint_every=exp.options.checkpoint_every,
+                    schedule,
                     augment=flip_and_crop if exp.hp.dataset.augment else None,
-                    start_iteration=start,
-                    snapshot_at=snapshot_at,
-                    debug=exp.options.debug,
-                    progress=exp.progress,
-                    description=label,
                     eval_dtype=exp.speed.eval_dtype,
                     sparse=exp.speed.sparse_below if exp.device.type == "cpu" else None,
                 )

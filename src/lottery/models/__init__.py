@@ -1,13 +1,13 @@
-"""Model registry. Importing this package registers every built-in model."""
+"""Models: each module of this package that defines one registers it (MODELS finds them on its first lookup)."""
 
-from . import conv, lenet, resnet, vgg  # noqa: F401  (registers models)
 from .base import CONV, FC, KINDS, OUTPUT, SHORTCUT, LotteryModel, count_weights
-from .registry import get_model_spec, model_names, register_model
+from .registry import MODELS, get_model_spec, model_names, register_model
 
 __all__ = [
     "CONV",
     "FC",
     "KINDS",
+    "MODELS",
     "OUTPUT",
     "SHORTCUT",
     "LotteryModel",

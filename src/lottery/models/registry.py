@@ -1,9 +1,10 @@
-"""Models by name. A model module registers a builder ``(input_shape, num_classes, dropout) -> LotteryModel``."""
+"""Models by name. A model module in this package registers a builder
+``(input_shape, num_classes, dropout) -> LotteryModel``; MODELS imports every module here before its first lookup."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import UsageError
+from ..registry import Registry
 from .base import LotteryModel
 
 
@@ -14,23 +15,20 @@ class ModelSpec:
     dataset: str  # the data set the paper trains it on
 
 
-_MODELS: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry("model", "lottery.models")
 
 
 def register_model(name: str, dataset: str):
     def decorator(build):
-        _MODELS[name] = ModelSpec(name, build, dataset)
+        MODELS.register(name, ModelSpec(name, build, dataset))
         return build
 
     return decorator
 
 
 def model_names() -> list[str]:
-    return sorted(_MODELS)
+    return MODELS.names()
 
 
 def get_model_spec(name: str) -> ModelSpec:
-    try:
-        return _MODELS[name]
-    except KeyError:
-        raise UsageError(f"unknown model {name!r}; choose one of: {', '.join(model_names())}") from None
+    return MODELS.get(name)

@@ -1,4 +1,5 @@
-"""Masks, magnitude/random pruning, and the pruning strategies (importing registers the built-in ones)."""
+"""Masks, magnitude/random pruning, and the pruning strategies (each module of this package that defines
+one registers it; STRATEGIES imports them all before its first lookup)."""
 
 from .magnitude import (
     check_rate,
@@ -9,12 +10,12 @@ from .magnitude import (
     random_mask_like,
 )
 from .mask import Mask, apply_mask, density, full_mask, layer_density, pruned_weights_nonzero
-from .strategy import PruningStrategy, get_strategy, register_strategy, strategy_fields, strategy_names
-from . import global_ranking, layerwise  # noqa: F401  (registers strategies)
+from .strategy import STRATEGIES, PruningStrategy, get_strategy, register_strategy, strategy_names
 from .global_ranking import GlobalRanking
 from .layerwise import LayerWise
 
 __all__ = [
+    "STRATEGIES",
     "GlobalRanking",
     "LayerWise",
     "Mask",
@@ -32,6 +33,5 @@ __all__ = [
     "pruned_weights_nonzero",
     "random_mask_like",
     "register_strategy",
-    "strategy_fields",
     "strategy_names",
 ]

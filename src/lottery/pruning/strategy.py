@@ -1,8 +1,10 @@
-"""Pruning strategies by name. A strategy module registers a class by decorator:
+"""Pruning strategies by name. A strategy is one class in a module of this package, registered by
+decorator; it declares the PruningHparams fields it reads, and hparams.py adds them to PruningHparams:
 
     @register_strategy("layerwise")
     class LayerWise(PruningStrategy):
-        fields = ("conv_rate", ...)          # the PruningHparams fields it reads
+        summary = "each layer its kind's rate"   # its part of --prune-strategy's help
+        settings = {"conv_rate": setting(0.0, flag="prune-conv", check=pruning_rate, help=...), ...}
 
         @classmethod
         def from_hparams(cls, p, kinds): ... # p: PruningHparams; kinds: prunable weight name -> kind
@@ -11,25 +13,35 @@
 
 ``from_hparams`` refuses (UsageError) a configuration that would prune nothing or that sets a
 field the model cannot use; everything else about the experiment is checked by
-``ExperimentHparams.validate``, which also refuses a non-default value in a field that belongs
-to another strategy.
+``ExperimentHparams.validate``, which runs each setting's check and refuses a non-default value in a
+field that belongs to another strategy.
 """
 
-from typing import ClassVar
+import dataclasses
+from typing import Any, ClassVar
 
 import torch
 
-from ..errors import UsageError
+from ..registry import Registry
+from ..settings import field_default, field_flag
 from .mask import Mask
-
-_STRATEGIES: dict[str, type["PruningStrategy"]] = {}
 
 
 class PruningStrategy:
     """One way of choosing which weights a round of pruning removes, set up for one model."""
 
     name: ClassVar[str]
-    fields: ClassVar[tuple[str, ...]] = ()
+    summary: ClassVar[str] = ""
+    settings: ClassVar[dict[str, dataclasses.Field]] = {}  # its PruningHparams fields, made with setting()
+
+    @classmethod
+    def flag(cls, name: str) -> str:
+        """The command-line flag of one of this strategy's settings."""
+        return field_flag(name, cls.settings[name])
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        return field_default(cls.settings[name])
 
     @classmethod
     def from_hparams(cls, p, kinds: dict[str, str]) -> "PruningStrategy":
@@ -45,26 +57,21 @@ class PruningStrategy:
         raise NotImplementedError
 
 
+STRATEGIES: Registry[type[PruningStrategy]] = Registry("pruning strategy", "lottery.pruning")
+
+
 def register_strategy(name: str):
     def decorator(cls):
         cls.name = name
-        _STRATEGIES[name] = cls
+        STRATEGIES.register(name, cls)
         return cls
 
     return decorator
 
 
 def strategy_names() -> list[str]:
-    return sorted(_STRATEGIES)
+    return STRATEGIES.names()
 
 
 def get_strategy(name: str) -> type[PruningStrategy]:
-    try:
-        return _STRATEGIES[name]
-    except KeyError:
-        raise UsageError(f"unknown pruning strategy {name!r}; choose one of: {', '.join(strategy_names())}") from None
-
-
-def strategy_fields() -> set[str]:
-    """PruningHparams fields that belong to some strategy (the others apply to every strategy)."""
-    return {name for cls in _STRATEGIES.values() for name in cls.fields}
+    return STRATEGIES.get(name)

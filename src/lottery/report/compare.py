@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
-from ..experiments.records import read_experiment_info
+from ..experiments.folder import read_experiment_info
 
 from .plots import BRANCH_LINES, pm_axis, plt, save_figure
 from .labels import datasets_title
@@ -64,10 +64,10 @@ def compare_series(folders: list[Path]) -> list[Series]:
     """Lines of every experiment; labels are made unique with the folder name when nets repeat."""
     loaded = []
     for folder in folders:
-        info, runs = load_experiment(folder)
-        if not runs:
+        results = load_experiment(folder)
+        if not results.runs:
             raise LotteryError(f"{folder} has no finished levels yet; nothing to plot")
-        loaded.append((Path(folder), experiment_label(info["hparams"]), aggregate(runs)))
+        loaded.append((Path(folder), experiment_label(results.info.hparams.to_dict()), aggregate(results.runs)))
     labels = [label for _, label, _ in loaded]
     out = []
     for folder, label, levels in loaded:
@@ -93,7 +93,7 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
     if not folders:
         raise UsageError("give at least one experiment folder to compare")
     series = compare_series(folders)
-    hparams = [read_experiment_info(folder).to_json()["hparams"] for folder in folders]
+    hparams = [read_experiment_info(folder).hparams for folder in folders]
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), constrained_layout=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     color_of = {label: colors[i % len(colors)] for i, label in enumerate(dict.fromkeys(s.label for s in series))}

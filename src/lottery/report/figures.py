@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..experiments.branches import figure_branches
+from ..experiments.level_record import LevelRecord
+from ..training.metrics import Curve
 from .plots import plot_metric, plt, save_figure, style
 from .results import LevelStats, branch_kind
 
@@ -87,10 +89,17 @@ def figure4(levels: list[LevelStats], title: str, path: Path) -> Path:
 
 
 def mean_curve(curves: list[dict], key: str = "test_acc") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(iterations, mean, min, max) of ``key`` over curves, on the iterations they all evaluated."""
-    common = sorted(set.intersection(*(set(c["iterations"]) for c in curves)))
-    values = np.array([[dict(zip(c["iterations"], c[key]))[i] for i in common] for c in curves])
+    """(iterations, mean, min, max) of ``key`` over curves (stored records), on the iterations where
+    every curve measured it."""
+    series = [Curve.from_dict(c).series[key] for c in curves]
+    common = sorted(set.intersection(*(set(s.iterations) for s in series)))
+    values = np.array([[dict(zip(s.iterations, s.values))[i] for i in common] for s in series])
     return np.array(common), values.mean(0), values.min(0), values.max(0)
+
+
+def has_test_curve(run: LevelRecord) -> bool:
+    """Whether a level's record holds its whole test curve (run with ``--test-curve``)."""
+    return Curve.from_dict(run.curve).has_full("test_acc")
 
 
 def default_curve_levels(available: list[int], count: int = 4) -> list[int]:
@@ -101,12 +110,14 @@ def default_curve_levels(available: list[int], count: int = 4) -> list[int]:
     return sorted({available[i] for i in picks})
 
 
-def figure3(runs: list[dict], curve_levels: list[int], title: str, path: Path) -> Path:
+def figure3(runs: list[LevelRecord], curve_levels: list[int], title: str, path: Path) -> Path:
     """Test accuracy during training: one panel per branch kind, one line per chosen level.
-    The dense network (level 0) appears in every panel as the shared reference."""
-    groups: dict[tuple[str, int], list[dict]] = {}
+    The dense network (level 0) appears in every panel as the shared reference. Only records that
+    hold their whole test curve are drawn (see :func:`has_test_curve`)."""
+    groups: dict[tuple[str, int], list[LevelRecord]] = {}
     for run in runs:
-        groups.setdefault((branch_kind(run["branch"]), run["level"]), []).append(run)
+        if has_test_curve(run):
+            groups.setdefault((branch_kind(run.branch), run.level), []).append(run)
     panels = [b for b in figure_branches(3) if any(kind == b for kind, _ in groups)]
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(curve_levels), 1)))
     with plt.rc_context(PAPER_STYLE):
@@ -124,8 +135,8 @@ def figure3(runs: list[dict], curve_levels: list[int], title: str, path: Path) -
                 members = groups.get((branch, level)) or (groups.get(("ticket", 0)) if level == 0 else None)
                 if not members:
                     continue
-                it, mean, low, high = mean_curve([m["curve"] for m in members])
-                density = 100 * float(np.mean([m["density"] for m in members]))
+                it, mean, low, high = mean_curve([m.curve for m in members])
+                density = 100 * float(np.mean([m.density for m in members]))
                 ax.plot(
                     it,
                     100 * mean,

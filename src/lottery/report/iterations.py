@@ -3,7 +3,8 @@
 (learning rate / warmup setting); the winning ticket solid, random reinitialization dashed.
 
 Accuracies come from the stored learning curves: the evaluation recorded at the iteration, or the
-last one before it when the iteration falls between evaluations.
+last one before it when the iteration falls between evaluations. That evaluation must have measured
+the test set, which every evaluation does in runs made with ``--test-curve``.
 """
 
 import bisect
@@ -11,14 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
+from ..experiments.level_record import LevelRecord
+from ..training.metrics import Curve
 from .labels import datasets_title
 from .plots import BRANCH_LINES, pm_axis, plt, save_figure
 from .results import Stat, branch_kind, load_experiment
 
 
-def accuracy_at(curve: dict, iteration: int) -> float:
-    """Test accuracy of a learning curve at ``iteration`` (the last evaluation at or before it)."""
-    its = curve["iterations"]
+def accuracy_at(stored: dict, iteration: int) -> float:
+    """Test accuracy of a stored learning curve at ``iteration`` (the last evaluation at or before it)."""
+    curve = Curve.from_dict(stored)
+    its = curve.iterations
     if not its or iteration > its[-1]:
         raise UsageError(
             f"iteration {iteration} is past the end of training "
@@ -27,7 +31,14 @@ def accuracy_at(curve: dict, iteration: int) -> float:
     index = bisect.bisect_right(its, iteration) - 1
     if index < 0:
         raise UsageError(f"iteration {iteration} is before the first evaluation at iteration {its[0]}")
-    return curve["test_acc"][index]
+    accuracy = curve.series["test_acc"].at(its[index])
+    if accuracy is None:
+        raise UsageError(
+            f"iteration {iteration}: the evaluation at iteration {its[index]} did not measure the test set "
+            "(only the early stop and the end are tested by default); run with --test-curve to read "
+            "test accuracy at any evaluation"
+        )
+    return accuracy
 
 
 @dataclass
@@ -38,19 +49,19 @@ class Point:
     accuracy: Stat  # over trials (and control draws)
 
 
-def points_at(runs: list[dict], iteration: int, branches: tuple[str, ...] = tuple(BRANCH_LINES)) -> list[Point]:
+def points_at(runs: list[LevelRecord], iteration: int, branches: tuple[str, ...] = tuple(BRANCH_LINES)) -> list[Point]:
     """Test accuracy at ``iteration`` per (branch kind, level), aggregated over trials."""
-    groups: dict[tuple[str, int], list[dict]] = {}
+    groups: dict[tuple[str, int], list[LevelRecord]] = {}
     for run in runs:
-        kind = branch_kind(run["branch"])
+        kind = branch_kind(run.branch)
         if kind in branches:
-            groups.setdefault((kind, run["level"]), []).append(run)
+            groups.setdefault((kind, run.level), []).append(run)
     return [
         Point(
             kind,
             level,
-            sum(r["density"] for r in members) / len(members),
-            Stat.of([accuracy_at(r["curve"], iteration) for r in members]),
+            sum(r.density for r in members) / len(members),
+            Stat.of([accuracy_at(r.curve, iteration) for r in members]),
         )
         for (kind, level), members in sorted(groups.items())
     ]
@@ -78,11 +89,11 @@ def iterations_figure(folders: list[Path], iterations: list[int], path: Path, ti
         raise UsageError("give at least one iteration count to read the accuracy at")
     experiments, hparams = [], []
     for folder in folders:
-        info, runs = load_experiment(folder)
-        if not runs:
+        results = load_experiment(folder)
+        if not results.runs:
             raise LotteryError(f"{folder} has no finished levels yet; nothing to plot")
-        experiments.append((setting_label(info["hparams"]), runs))
-        hparams.append(info["hparams"])
+        experiments.append((setting_label(results.info.hparams.to_dict()), results.runs))
+        hparams.append(results.info.hparams)
 
     fig, axes = plt.subplots(
         1, len(iterations), figsize=(4.2 * len(iterations), 3.6), squeeze=False, constrained_layout=True

@@ -9,11 +9,13 @@ from pathlib import Path
 from ..errors import LotteryError, UsageError
 from ..experiments.branches import requestable_branches
 from . import figures
+from ..experiments.level_record import REPORTED_SUMMARY, LevelRecord
+from ..hparams import ExperimentHparams
 from .labels import experiment_title
-from .results import SUMMARY_KEYS, LevelStats, aggregate, load_experiment
+from .results import LevelStats, aggregate, load_experiment
 
 FORMATS = ("png", "svg")
-TABLE_KEYS = (
+MARKDOWN_COLUMNS = (  # (summary number, scale, format, column title) of the "All numbers" table
     ("early_stop_iteration", 1, "{:.0f}", "early-stop it"),
     ("test_acc_at_early_stop", 100, "{:.2f}", "test acc @ES %"),
     ("train_acc_at_early_stop", 100, "{:.2f}", "train acc @ES %"),
@@ -25,8 +27,9 @@ TABLE_KEYS = (
 class LoadedExperiment:
     folder: Path
     name: str
-    hparams: dict  # hparams.json's "hparams": what the run computed
-    runs: list[dict]
+    hparams: ExperimentHparams
+    runs: list[LevelRecord]
+    notes: list[str]  # damaged level records left out
     levels: list[LevelStats] = field(init=False)
 
     def __post_init__(self):
@@ -36,17 +39,17 @@ class LoadedExperiment:
         return {ls.branch for ls in self.levels}
 
     def title(self) -> str:
-        return experiment_title(self.name, self.hparams, len({r["trial"] for r in self.runs}))
+        return experiment_title(self.name, self.hparams, len({r.trial for r in self.runs}))
 
     def ticket_levels(self) -> list[int]:
         return sorted(ls.level for ls in self.levels if ls.branch == "ticket")
 
 
 def load(folder: Path) -> LoadedExperiment:
-    info, runs = load_experiment(folder)
-    if not runs:
+    results = load_experiment(folder)
+    if not results.runs:
         raise LotteryError(f"{folder} has no finished levels yet; nothing to report")
-    return LoadedExperiment(Path(folder), info["name"], info["hparams"], runs)
+    return LoadedExperiment(Path(folder), results.info.name, results.info.hparams, results.runs, results.notes)
 
 
 def csv_table(experiments: list[LoadedExperiment]) -> str:
@@ -55,7 +58,7 @@ def csv_table(experiments: list[LoadedExperiment]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
         ["experiment", "branch", "level", "pm_percent", "runs"]
-        + [f"{key}_{s}" for key in SUMMARY_KEYS for s in ("mean", "min", "max")]
+        + [f"{key}_{s}" for key in REPORTED_SUMMARY for s in ("mean", "min", "max")]
     )
     for e in experiments:
         for ls in e.levels:
@@ -63,7 +66,7 @@ def csv_table(experiments: list[LoadedExperiment]) -> str:
                 [e.name, ls.branch, ls.level, f"{100 * ls.density:.4g}", ls.trials]
                 + [
                     f"{v:.6g}"
-                    for key in SUMMARY_KEYS
+                    for key in REPORTED_SUMMARY
                     for v in (ls.stats[key].mean, ls.stats[key].low, ls.stats[key].high)
                 ]
             )
@@ -105,23 +108,38 @@ def experiment_markdown(e: "LoadedExperiment") -> str:
 
 def markdown_table(levels: list[LevelStats]) -> str:
     """The figures' numbers: mean [min, max] over the runs (trials x control draws) of each level."""
-    header = ["branch", "level", "Pm %", "runs"] + [label for *_, label in TABLE_KEYS]
+    header = ["branch", "level", "Pm %", "runs"] + [label for *_, label in MARKDOWN_COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for ls in levels:
         cells = [ls.branch, str(ls.level), f"{100 * ls.density:.3g}", str(ls.trials)]
-        lines.append("| " + " | ".join(cells + [_cell(ls, k, sc, f) for k, sc, f, _ in TABLE_KEYS]) + " |")
+        lines.append("| " + " | ".join(cells + [_cell(ls, k, sc, f) for k, sc, f, _ in MARKDOWN_COLUMNS]) + " |")
     return "\n".join(lines)
+
+
+def levels_with_test_curves(e: LoadedExperiment) -> list[int]:
+    """Finished ticket levels whose every trial recorded its whole test curve (``--test-curve``)."""
+    levels = {r.level for r in e.runs if r.branch == "ticket"}
+    without = {r.level for r in e.runs if r.branch == "ticket" and not figures.has_test_curve(r)}
+    return sorted(levels - without)
 
 
 def check_curve_levels(e: LoadedExperiment, wanted: list[int] | None) -> list[int]:
     available = e.ticket_levels()
+    with_curves = levels_with_test_curves(e)
     if wanted is None:
-        return figures.default_curve_levels(available)
+        return figures.default_curve_levels(with_curves)
     missing = sorted(set(wanted) - set(available))
     if missing:
         raise UsageError(
             f"--levels-for-curves: level(s) {', '.join(map(str, missing))} not finished in {e.folder}; "
             f"finished ticket levels: {', '.join(map(str, available))}"
+        )
+    untested = sorted(set(wanted) - set(with_curves))
+    if untested:
+        raise UsageError(
+            f"--levels-for-curves: level(s) {', '.join(map(str, untested))} of {e.folder} have no test curve "
+            f"(the test set was evaluated only at the early stop and the end); rerun those levels with "
+            f"`lottery run ... --test-curve {','.join(map(str, untested))}` into a new --out"
         )
     return list(dict.fromkeys(wanted))
 
@@ -142,7 +160,7 @@ def missing_branch_notes(e: LoadedExperiment) -> list[str]:
 def make_report(
     folders: list[Path], out: Path, fmt: str = "png", curve_levels: list[int] | None = None
 ) -> tuple[list[Path], list[str]]:
-    """Write the figures and tables; returns (files written, notes about missing branches).
+    """Write the figures and tables; returns (files written, notes about missing branches and damaged records).
     One experiment: figures go straight into ``out``; several: one subfolder per experiment."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown figure format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -164,9 +182,15 @@ def make_report(
         where = out if len(experiments) == 1 else out / e.name
         title = e.title()
         written.append(figures.figure1(e.levels, title, where / f"fig1.{fmt}"))
-        written.append(figures.figure3(e.runs, levels_for_curves, title, where / f"fig3.{fmt}"))
+        if levels_for_curves:
+            written.append(figures.figure3(e.runs, levels_for_curves, title, where / f"fig3.{fmt}"))
+        else:
+            notes.append(
+                f"{e.name}: no Figure 3 (no ticket level has its whole test curve; run the levels to draw "
+                f"with `lottery run ... --test-curve K,L,...`)"
+            )
         written.append(figures.figure4(e.levels, title, where / f"fig4.{fmt}"))
-        notes += missing_branch_notes(e)
+        notes += e.notes + missing_branch_notes(e)
     markdown = "\n\n".join(experiment_markdown(e) for e in experiments) + "\n"
     for name, text in (("table.md", markdown), ("table.csv", csv_table(experiments))):
         (out / name).write_text(text)

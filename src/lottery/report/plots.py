@@ -3,7 +3,7 @@
 from dataclasses import astuple
 from pathlib import Path
 
-from ..experiments.branches import Style, get_branch
+from ..experiments.branches import BRANCHES, Style
 from .results import LevelStats
 
 
@@ -27,8 +27,7 @@ BRANCH_LINES = {"ticket": "-", "reinit": "--"}
 
 def style(kind: str) -> Style:
     """The registered branch's colour, marker and label (a branch not registered: grey crosses)."""
-    branch = get_branch(kind)
-    return branch.style if branch else Style("gray", "x", kind)
+    return BRANCHES.get(kind).style if kind in BRANCHES else Style("gray", "x", kind)
 
 
 def pm_axis(ax, densities: list[float]) -> None:

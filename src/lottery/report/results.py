@@ -5,43 +5,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..experiments.branches import branch_kind, branch_order
-from ..experiments.layout import ExperimentPaths
-from ..experiments.records import TABLE_KEYS, is_level_record, read_experiment_info
-from ..storage import load_json
-
-SUMMARY_KEYS = (
-    "early_stop_iteration",
-    "val_loss_at_early_stop",
-    "test_acc_at_early_stop",
-    "train_acc_at_early_stop",
-    "test_acc_final",
-    "train_acc_final",
-)
+from ..experiments.folder import ExperimentFolder, ExperimentInfo
+from ..experiments.level_record import REPORTED_SUMMARY, LevelRecord
 
 
-def load_experiment(folder: Path) -> tuple[dict, list[dict]]:
-    """(hparams.json contents as JSON: name, non_default, hparams; metrics of every finished level)."""
-    paths = ExperimentPaths(Path(folder))
-    info = read_experiment_info(folder).to_json()
-    runs = []
-    for trial in paths.trials():
-        tp = paths.trial(trial)
-        for branch in tp.branches():
-            for level in tp.levels(branch):
-                metrics = load_json(tp.level(branch, level).metrics)
-                if is_record_of(metrics, trial, branch, level) and is_level_record(metrics, keys=TABLE_KEYS):
-                    runs.append(metrics)
-    return info, runs
+@dataclass(frozen=True)
+class Results:
+    """What an experiment folder holds for reports (read by the rules of experiments/folder.py)."""
+
+    folder: Path
+    info: ExperimentInfo
+    runs: list[LevelRecord]  # every finished level, by trial, branch folder and level
+    notes: list[str]  # the damaged level records left out, one line each
 
 
-def is_record_of(metrics, trial: int, branch: str, level: int) -> bool:
-    """Whether ``metrics`` is the record of the level at this place: a copied folder (``ticket_old``,
-    a branch folder copied under another name) holds the record of another place and is skipped."""
-    return isinstance(metrics, dict) and (metrics.get("trial"), metrics.get("branch"), metrics.get("level")) == (
-        trial,
-        branch,
-        level,
-    )
+def load_experiment(folder: Path) -> Results:
+    exp = ExperimentFolder(Path(folder))
+    scan = exp.scan()
+    return Results(exp.folder, exp.info, scan.records, scan.notes())
 
 
 @dataclass
@@ -61,16 +42,16 @@ class LevelStats:
     level: int
     density: float
     trials: int
-    stats: dict[str, Stat]
+    stats: dict[str, Stat]  # one per summary number of REPORTED_SUMMARY
 
 
-def aggregate(runs: list[dict]) -> list[LevelStats]:
+def aggregate(runs: list[LevelRecord]) -> list[LevelStats]:
     """Mean and min/max over trials (and control draws) for each (branch kind, level)."""
-    groups: dict[tuple[str, int], list[dict]] = {}
+    groups: dict[tuple[str, int], list[LevelRecord]] = {}
     for run in runs:
-        groups.setdefault((branch_kind(run["branch"]), run["level"]), []).append(run)
+        groups.setdefault((branch_kind(run.branch), run.level), []).append(run)
     out = []
     for (branch, level), members in sorted(groups.items(), key=lambda kv: (branch_order(kv[0][0]), kv[0][1])):
-        stats = {key: Stat.of([m["summary"][key] for m in members]) for key in SUMMARY_KEYS}
-        out.append(LevelStats(branch, level, statistics.fmean(m["density"] for m in members), len(members), stats))
+        stats = {key: Stat.of([getattr(m.summary, key) for m in members]) for key in REPORTED_SUMMARY}
+        out.append(LevelStats(branch, level, statistics.fmean(m.density for m in members), len(members), stats))
     return out

@@ -30,7 +30,7 @@ from ..storage import load_tensors
 from .loop import train
 from .optim import make_optimizer
 from .precision import compute_dtype
-from .schedule import TRAIN_ACCURACY_EXAMPLES, TrainResult, run_schedule
+from .schedule import DEFAULT_SCHEDULE, Schedule, TrainResult, run_schedule
 from .stacked_fc import StackedFC, stackable_fc
 
 EVAL_ROWS = 4096  # rows of (images x networks) per evaluation chunk: keeps activations in cache
@@ -56,27 +56,20 @@ def train_many(
     jobs: list[Job],
     data: DataSplits,
     hp: TrainingHparams,
+    schedule: Schedule = DEFAULT_SCHEDULE,
     *,
-    checkpoint_every: int = 1000,
     augment=None,
-    start_iteration: int = 0,
-    snapshot_at: int | None = None,
-    debug: bool = False,
-    progress: bool = True,
-    description: str = "train",
     eval_dtype: torch.dtype = torch.float32,
     sparse: float | None = None,
-    train_accuracy_examples: int | None = TRAIN_ACCURACY_EXAMPLES,
 ) -> list[TrainResult]:
-    """``[loop.train(job.model, job.mask, data, hp, job.seed, checkpoint=job.checkpoint, ...) for job in jobs]``,
-    computed together. Every model ends holding its final weights, as after ``loop.train``.
+    """``[loop.train(job.model, job.mask, data, hp, job.seed, schedule, checkpoint=job.checkpoint, ...)
+    for job in jobs]``, computed together. Every model ends holding its final weights, as after ``loop.train``.
 
     ``eval_dtype``: precision of the evaluation matmuls (float32: exact; bfloat16: faster on CPUs
     with AMX/AVX-512-BF16 and on GPUs, accuracies within 0.2 percentage points; for models trained
     one by one, the model runs under autocast).
     ``sparse``: train layers whose networks all keep at most this fraction of weights with sparse
     kernels (None: dense kernels only; bf16 training always uses dense kernels).
-    ``train_accuracy_examples``: as in ``loop.train``.
     """
     if not jobs:
         return []
@@ -88,16 +81,10 @@ def train_many(
                 data,
                 hp,
                 j.seed,
+                schedule,
                 checkpoint=j.checkpoint,
-                checkpoint_every=checkpoint_every,
                 augment=augment,
-                start_iteration=start_iteration,
-                snapshot_at=snapshot_at,
-                debug=debug,
-                progress=progress,
-                description=description,
                 eval_dtype=eval_dtype,
-                train_accuracy_examples=train_accuracy_examples,
             )
             for j in jobs
         ]
@@ -111,18 +98,7 @@ def train_many(
         group = [jobs[i] for i in members]
         engine = StackedEngine(group, data, hp, eval_dtype=eval_dtype, sparse=sparse)
         trained = run_schedule(
-            engine,
-            data,
-            hp,
-            states=[states[i] for i in members],
-            checkpoints=[j.checkpoint for j in group],
-            checkpoint_every=checkpoint_every,
-            start_iteration=start_iteration,
-            snapshot_at=snapshot_at,
-            debug=debug,
-            progress=progress,
-            description=description,
-            train_accuracy_examples=train_accuracy_examples,
+            engine, data, hp, schedule, states=[states[i] for i in members], checkpoints=[j.checkpoint for j in group]
         )
         for i, job, result in zip(members, group, trained):
             job.model.load_state_dict(result.final_state)  # as after loop.train: the model holds its final weights

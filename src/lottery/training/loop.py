@@ -17,7 +17,7 @@ from ..seeds import derive_seed
 from .optim import make_optimizer
 from .precision import compute_dtype
 from .rng import restore_rng_state, rng_state
-from .schedule import TRAIN_ACCURACY_EXAMPLES, TrainResult, run_schedule
+from .schedule import DEFAULT_SCHEDULE, Schedule, TrainResult, run_schedule
 
 EVAL_BATCH = 2000
 
@@ -175,31 +175,22 @@ def train(
     data: DataSplits,
     hp: TrainingHparams,
     seed: int,
+    schedule: Schedule = DEFAULT_SCHEDULE,
     *,
     checkpoint: Path | None = None,
-    checkpoint_every: int = 1000,
     augment=None,
-    start_iteration: int = 0,
-    snapshot_at: int | None = None,
-    debug: bool = False,
-    progress: bool = True,
-    description: str = "train",
     eval_dtype: torch.dtype = torch.float32,
     channels_last: bool | None = None,
-    train_accuracy_examples: int | None = TRAIN_ACCURACY_EXAMPLES,
 ) -> TrainResult:
     """Train ``model`` (already masked and initialized) for ``hp.iterations`` steps, in ``hp.precision``.
 
-    Pruned weights stay exactly zero. ``seed`` fixes the data order and dropout. With ``checkpoint``
-    the run saves its full state every ``checkpoint_every`` iterations and resumes from it, replaying
-    exactly. ``start_iteration``: the first step's iteration number (k when rewound to θk: the data order
-    and learning-rate schedule continue from there). ``snapshot_at``: also return the state
-    at that iteration (θk for rewinding). ``eval_dtype``: precision of evaluations (see evaluate).
+    Pruned weights stay exactly zero. ``seed`` fixes the data order and dropout. ``schedule``: where the
+    run starts, what it evaluates when, checkpoints, θk snapshot, progress (see :class:`Schedule`).
+    With ``checkpoint`` the run saves its full state every ``schedule.checkpoint_every`` iterations and
+    resumes from it, replaying exactly. ``eval_dtype``: precision of evaluations (see evaluate).
     ``channels_last``: train 4-d weights in the channels-last layout (None: where it is faster, see
     :func:`prefers_channels_last`); results agree to float rounding, and every returned state and the
     model afterwards are in the standard layout.
-    ``train_accuracy_examples``: train accuracy is measured on a fixed, seeded subset of this many
-    training examples (None: all of them); the summary records how many.
     """
     if channels_last is None:
         channels_last = prefers_channels_last(model)
@@ -212,15 +203,9 @@ def train(
             engine,
             data,
             hp,
+            schedule,
             states=[load_tensors(checkpoint) if checkpoint else None],
             checkpoints=[checkpoint],
-            checkpoint_every=checkpoint_every,
-            start_iteration=start_iteration,
-            snapshot_at=snapshot_at,
-            debug=debug,
-            progress=progress,
-            description=description,
-            train_accuracy_examples=train_accuracy_examples,
         )
         return result
     finally:

@@ -1,7 +1,7 @@
 """The training schedule shared by both engines: K >= 1 masked networks stepped in lockstep.
 
-One place decides when to evaluate (every ``eval_every`` iterations and at the end), when to write
-checkpoints, when to take the θk snapshot, the learning rate of every step, which state is the
+One place runs the iterations: it evaluates what the run's :class:`~.evaluation.EvaluationPlan` asks
+for, writes checkpoints, when to take the θk snapshot, the learning rate of every step, which state is the
 early-stop one, the train-accuracy passes that end a run, the summary and the checkpoint format.
 An :class:`Engine` supplies only what differs between the engines: how its networks take a step,
 how they are evaluated, and their state in and out (:mod:`loop` for any ``nn.Module``, one network;
@@ -25,11 +25,42 @@ from ..data import DataSplits
 from ..errors import LotteryError
 from ..hparams import TrainingHparams
 from ..storage import save_tensors
+from .evaluation import EvaluationPlan
 from .metrics import Curve, summarize
 from .optim import learning_rate, schedule_is_constant
 
 TRAIN_ACCURACY_EXAMPLES = 10_000  # default size of the subset train accuracy is measured on
 TRAIN_SUBSET_SEED = 0x7A1B  # one fixed subset for every network, trial and level: their figures compare
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a run goes through its iterations, besides its hyperparameters (which say what it computes).
+
+    ``checkpoint_every``: iterations between checkpoints (of runs given a checkpoint path).
+    ``start_iteration``: the first step's iteration number (k when rewound to θk: the data order and
+    learning-rate schedule continue from there). ``snapshot_at``: also return the weights at that
+    iteration (θk for rewinding). ``test_curve``: evaluate the test set at every evaluation, not only
+    where a published number reads it (:mod:`.evaluation`); results are identical either way.
+    ``train_accuracy_examples``: train accuracy is measured on a fixed, seeded subset of this many
+    training examples (None: all of them). ``debug``: check after every step that pruned weights stay
+    zero. ``progress``/``description``: the progress bar and its label.
+    """
+
+    checkpoint_every: int = 1000
+    start_iteration: int = 0
+    snapshot_at: int | None = None
+    test_curve: bool = False
+    train_accuracy_examples: int | None = TRAIN_ACCURACY_EXAMPLES
+    debug: bool = False
+    progress: bool = True
+    description: str = "train"
+
+    def evaluation_plan(self, hp: TrainingHparams) -> EvaluationPlan:
+        return EvaluationPlan(hp.eval_every, hp.iterations, self.test_curve)
+
+
+DEFAULT_SCHEDULE = Schedule()
 
 
 @dataclass
@@ -90,16 +121,10 @@ def run_schedule(
     engine: Engine,
     data: DataSplits,
     hp: TrainingHparams,
+    schedule: Schedule,
     *,
     states: list[dict | None],
     checkpoints: list[Path | None],
-    checkpoint_every: int,
-    start_iteration: int,
-    snapshot_at: int | None,
-    debug: bool,
-    progress: bool,
-    description: str,
-    train_accuracy_examples: int | None,
 ) -> list[TrainResult]:
     """Train the engine's networks to ``hp.iterations``; ``states``: their checkpoints (all None, or
     all from the same iteration), ``checkpoints``: where to write them (None: nowhere)."""
@@ -108,7 +133,8 @@ def run_schedule(
     best: list[dict | None] = [None] * k
     snapshots: list[dict | None] = [None] * k
     elapsed = [0.0] * k
-    start = start_iteration
+    plan = schedule.evaluation_plan(hp)
+    start = schedule.start_iteration
     if states[0] is not None:
         resumed = cast(list[dict], states)  # all None or all checkpoints (see above)
         for i, state in enumerate(resumed):
@@ -119,7 +145,7 @@ def run_schedule(
                     f"in {hp.precision}. Run with the same precision, or delete the checkpoint"
                 )
             engine.load_state(i, state["model"])
-            curves[i], best[i] = Curve(**state["curve"]), state["best_state"]
+            curves[i], best[i] = Curve.from_dict(state["curve"]), state["best_state"]
             snapshots[i], elapsed[i] = state.get("snapshot"), state.get("elapsed", 0.0)
         engine.resume(resumed)
         start = resumed[0]["iteration"]
@@ -131,11 +157,18 @@ def run_schedule(
 
     def record(iteration: int) -> None:
         val_loss, val_correct = engine.evaluate(data.val_x, data.val_y)
-        _, test_correct = engine.evaluate(data.test_x, data.test_y)
-        for i, values in enumerate(zip(_mean(val_loss), _mean(val_correct), _mean(test_correct))):
-            curves[i].add(iteration, *values)
-            if curves[i].best_index() == len(curves[i].val_loss) - 1:
+        tested = []
+        for i, (loss, acc) in enumerate(zip(_mean(val_loss), _mean(val_correct))):
+            curves[i].add(iteration, val_loss=loss, val_acc=acc)
+            new_minimum = curves[i].is_new_minimum()
+            if new_minimum:
                 best[i] = engine.state_of(i)
+            if plan.tests(iteration, new_minimum):
+                tested.append(i)
+        if tested:  # one pass evaluates every network; only those the plan asks for record it
+            test_acc = _mean(engine.evaluate(data.test_x, data.test_y)[1])
+            for i in tested:
+                curves[i].add(iteration, test_acc=test_acc[i])
 
     def save_checkpoints(iteration: int, seconds: float) -> None:
         for i, path in enumerate(checkpoints):
@@ -155,25 +188,23 @@ def run_schedule(
                 )
 
     check_masks("at the start of training")
+    checkpoint_every, snapshot_at = schedule.checkpoint_every, schedule.snapshot_at
     checkpointing = any(p is not None for p in checkpoints)
     lr_constant = schedule_is_constant(hp)
     began = time.perf_counter()
     bar = tqdm(
         total=hp.iterations,
         initial=start,
-        desc=description,
-        disable=not progress,
+        desc=schedule.description,
+        disable=not schedule.progress,
         leave=False,
         unit="it",
         dynamic_ncols=True,
     )
     for it in range(start, hp.iterations):
-        if it % hp.eval_every == 0 and (not curves[0].iterations or curves[0].iterations[-1] != it):
+        if plan.evaluates(it) and (not curves[0].iterations or curves[0].iterations[-1] != it):
             record(it)
-            bar.set_postfix(
-                val_loss=f"{min(c.val_loss[-1] for c in curves):.4f}",
-                test_acc=f"{max(c.test_acc[-1] for c in curves):.4f}",
-            )
+            bar.set_postfix(val_loss=f"{min(c.series['val_loss'].values[-1] for c in curves):.4f}")
             if checkpointing and it > start and it % checkpoint_every < hp.eval_every:
                 save_checkpoints(it, time.perf_counter() - began)
         if snapshot_at is not None and it == snapshot_at:
@@ -182,7 +213,7 @@ def run_schedule(
             for group in engine.optimizer.param_groups:
                 group["lr"] = learning_rate(hp, it)
         engine.step(it)
-        if debug:
+        if schedule.debug:
             check_masks(f"after the optimizer step at iteration {it}")
         bar.update(1)
     bar.close()
@@ -192,7 +223,7 @@ def run_schedule(
     seconds = time.perf_counter() - began
 
     # Train accuracy of the final and of the early-stop weights; the networks end holding the final ones.
-    train_x, train_y = train_subset(data, train_accuracy_examples)
+    train_x, train_y = train_subset(data, schedule.train_accuracy_examples)
     finals = [engine.state_of(i) for i in range(k)]
     acc_final = _mean(engine.evaluate(train_x, train_y)[1])
     for i, early in enumerate(best):
