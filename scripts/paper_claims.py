@@ -75,12 +75,11 @@ def fall_verdict(branch: dict[float, dict], drop: float | None, grid: list[float
     ``grid`` (the ticket's levels) not run there; where those levels straddle the paper's window, the
     run cannot decide."""
     window = (paper * 0.5, paper * 1.5)
-    inside = [window[0] <= p <= window[1] for p in grid]
     if drop is None:  # never below down to the sparsest level run: the fall may lie in the levels below it
-        open_below = [p for p, i in zip(grid, inside) if p < min(branch) and i]
+        open_below = [p for p in grid if p < min(branch) and window[0] <= p <= window[1]]
         return f"not measured below Pm {pm(min(branch))}" if open_below else "differs"
     above = min((p for p in branch if p > drop), default=100.0)  # the denser neighbour run, or the dense net
-    candidates = [p for p in grid if drop <= p < above]
+    candidates = [p for p in grid if drop <= p < above] or [drop]
     hits = [window[0] <= p <= window[1] for p in candidates]
     if len(candidates) > 1 and any(hits) and not all(hits):
         return f"not decided: between Pm {pm(above)} and {pm(drop)} (no control in between)"
