@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "src"))
 from lottery.cli import build_parser, check_output_folder, hparams_from_args, main  # noqa: E402
 from lottery.errors import LotteryError  # noqa: E402
 from lottery.storage import save_text  # noqa: E402
-from paper_claims import claims, read  # noqa: E402  (scripts/, beside this file)
+from paper_claims import claims, markdown, read  # noqa: E402  (scripts/, beside this file)
 
 # Pm of the paper's Figure 3 curves (100, 51.3, 21.1, 7.0, 3.6, 1.9 %) are levels 0, 3, 7, 12, 15, 18.
 TARGETS = {
@@ -200,9 +200,7 @@ def reproduce(argv: list[str] | None) -> None:
     run(["report", str(folder), "--out", str(report_dir), *(["--levels-for-curves", curves] if curves else [])])
     save_text(report_dir / "hparams.json", (folder / "hparams.json").read_text())
     if args.target == "mnist":  # the paper's claims are about LeNet-300-100 on MNIST
-        rows = claims(read(report_dir / "table.csv"))
-        table = ["| paper's claim | source | measured | verdict |", "|---|---|---|---|"]
-        save_text(report_dir / "claims.md", "\n".join(table + ["| " + " | ".join(r) + " |" for r in rows]) + "\n")
+        save_text(report_dir / "claims.md", markdown(claims(read(report_dir / "table.csv"))))
     if target.get("data") == "cifar10-jpeg":
         figure5(args.out, report_dir.parent)
     log_path = report_dir / "run.json"

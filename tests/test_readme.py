@@ -48,15 +48,23 @@ def table_rows(printed: str) -> list[list[str]]:
 
 @pytest.mark.slow
 def test_readme_sample_output_is_what_the_main_job_prints(capsys, tmp_path, monkeypatch):
+    """What the sample shows that holds on every CPU. Its numbers are one CPU's (docs/reliability.md, "Same
+    numbers where"): another instruction set rounds differently and training follows it to other early
+    stops and accuracies, so they are checked for what any correct run prints, not digit by digit."""
     argv, expected = sample_output()
     monkeypatch.chdir(tmp_path)
     assert main([*argv, "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    # The header (experiment name, settings, seeds) is exact; the numbers may move in the last digits on
-    # another CPU (a different float summation order), so they are compared within a tolerance.
-    assert printed.splitlines()[:3] == expected.splitlines()[:3]
+    assert printed.splitlines()[:3] == expected.splitlines()[:3]  # experiment name, settings, seeds
+    assert printed.splitlines()[-1] == expected.splitlines()[-1]  # where the figure went
     got, want = table_rows(printed), table_rows(expected)
-    assert [r[:4] for r in got] == [r[:4] for r in want] and len(want) >= 9
-    for g, w in zip(got, want, strict=True):
-        assert float(g[5]) == pytest.approx(float(w[5]), abs=0.02)  # validation loss at early stop
-        assert float(g[6]) == pytest.approx(float(w[6]), abs=1.5) and float(g[7]) == pytest.approx(float(w[7]), abs=1.5)
+    assert [r[:4] for r in got] == [r[:4] for r in want] and len(want) >= 9  # branch, level, Pm, trials
+    test_images = 297  # the digits test set: an accuracy is a whole number of images
+    for row in got:
+        early_stop, val_loss, accuracies = int(row[4]), float(row[5]), [float(a) for a in row[6:8]]
+        assert 0 < early_stop <= 2000 and early_stop % 50 == 0  # an evaluation of the 2,000 iterations
+        assert 0 < val_loss < 0.2
+        for accuracy in accuracies:
+            assert 90 < accuracy <= 100 and round(accuracy * test_images / 100) == pytest.approx(
+                accuracy * test_images / 100, abs=0.02
+            )

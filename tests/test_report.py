@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import statistics
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from lottery.experiments import Experiment, run_experiment
 from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
 from lottery.report import aggregate, load_experiment
 from lottery.experiments.branches import figure_branches
+from lottery.report.labels import experiment_title
 from lottery.report.figures import default_curve_levels, mean_curve, with_dense_start
 from lottery.report.paper import make_report
 from lottery.report.plots import plot_metric, plt
@@ -109,7 +111,8 @@ def test_svg_and_several_experiments(finished, tmp_path):
         svg = (tmp_path / "out" / folder.name / "fig4.svg").read_text()
         assert svg.startswith("<?xml") and "<svg" in svg
     markdown = (tmp_path / "out" / "table.md").read_text()
-    assert f"### {finished.name}" in markdown and f"### {other.name}" in markdown
+    headings = [line for line in markdown.splitlines() if line.startswith("### ")]
+    assert len(headings) == 2 and f"({finished.name})" in headings[0] and f"({other.name})" in headings[1]
     assert len(notes) == 3 and all(other.name in n for n in notes)  # no controls in the second one
     assert len(written) == 2 * 3 + 2
 
@@ -181,3 +184,28 @@ def test_cli_run_with_controls_then_report(tmp_path, capsys):
     printed = capsys.readouterr().out.split()
     assert [Path(p).name for p in printed] == ["fig1.png", "fig3.png", "fig4.png", "table.md", "table.csv"]
     assert all(Path(p).stat().st_size > 0 for p in printed)
+
+
+def svg_texts(path: Path) -> list[str]:
+    """The text matplotlib drew in an SVG figure (it writes each text as a comment beside its glyphs)."""
+    return re.findall(r"<!-- (.*?) -->", path.read_text())
+
+
+def test_figures_and_tables_of_the_jpeg_copy_are_labelled_as_such(tmp_path):
+    """Results on `cifar10-jpeg` must never pass for the official CIFAR-10: every figure title and table
+    heading reads "CIFAR-10 (JPEG copy)", not the registry name only."""
+    hp = replace(TINY, dataset=DatasetHparams("cifar10-jpeg"))
+    with Experiment(hp, tmp_path / "runs", data=make_splits(shape=(1, 10, 10)), progress=False) as exp:
+        run_experiment(exp, 1, 1, reinit_draws=1)
+        folder = exp.paths.folder
+    label = "CIFAR-10 (JPEG copy)"
+    make_report([folder], tmp_path / "report", fmt="svg")
+    for name in ("fig1.svg", "fig3.svg", "fig4.svg"):
+        assert f"lenet_300_100 on {label}, 1 trial ({folder.name})" in svg_texts(tmp_path / "report" / name)
+    assert f"### lenet_300_100 on {label}, 1 trial ({folder.name})" in (tmp_path / "report" / "table.md").read_text()
+    assert main(["compare", str(folder), "--out", str(tmp_path / "fig5.svg")]) == 0
+    assert label in svg_texts(tmp_path / "fig5.svg")
+    assert main(["iterations", str(folder), "--at", "10", "--out", str(tmp_path / "fig7.svg")]) == 0
+    assert label in svg_texts(tmp_path / "fig7.svg")
+    tiny = DatasetHparams("tiny")  # any other data set keeps its registry name
+    assert experiment_title("x", replace(hp, dataset=tiny), 2) == "lenet_300_100 on tiny, 2 trials (x)"

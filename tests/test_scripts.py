@@ -16,8 +16,14 @@ import reproduce  # noqa: E402
 from lottery.cli import build_parser, hparams_from_args  # noqa: E402
 
 
-def point(acc: float, es: float) -> dict:
-    return {"acc": acc, "es": es}
+def point(acc: float, es: float, acc_spread: float = 0.0, es_spread: float = 0.0) -> dict:
+    """A level's means with a trial range of +- the spread around each (none: one trial)."""
+    return {
+        "acc": acc,
+        "es": es,
+        **{"acc_min": acc - acc_spread, "acc_max": acc + acc_spread},
+        **{"es_min": es - es_spread, "es_max": es + es_spread},
+    }
 
 
 def table(ticket_low: float, reinit_drop_at: float, random_slower: bool) -> dict:
@@ -53,6 +59,23 @@ def test_claims_say_how_the_run_differs():
     assert v["Randomly pruned"] == "partly: loses accuracy, but not slower"
     missing = verdicts({"ticket": table(98.3, 21.1, True)["ticket"]})
     assert missing["Randomly reinitialized"] == missing["Randomly pruned"] == "not measured yet"
+
+
+def test_a_fall_between_control_levels_is_not_placed_at_the_next_level_run():
+    """Reinit run at Pm 51.3, 21.1, 7.0 and 3.6% only, on a ticket grid that has 16.9, 13.5 and 10.8% too:
+    above dense at 21.1%, below at 7.0%. The fall lies somewhere in between, where the paper's 21.1% window
+    (16.9, 13.5, 10.8%) and levels outside it (8.7%) were not measured, so neither verdict can be given."""
+    grid = [100.0, 51.3, 21.1, 16.9, 13.5, 10.8, 8.7, 7.0, 3.6]
+    ticket = {p: point(98.3, 2000) for p in grid}
+    ticket[100.0] = point(98.0, 4000)
+    reinit = {51.3: point(98.1, 4500), 21.1: point(98.1, 4500), 7.0: point(97.0, 4500), 3.6: point(96.5, 4500)}
+    v = verdicts({"ticket": ticket, "reinit": reinit})
+    assert v["Randomly reinitialized"] == "not decided: between Pm 21.1% and 7% (no control in between)"
+    # run at every level, the same fall is placed exactly
+    reinit.update({p: point(97.0, 4500) for p in (16.9, 13.5, 10.8, 8.7)})
+    assert verdicts({"ticket": ticket, "reinit": reinit})["Randomly reinitialized"] == "reproduced"
+    reinit.update({p: point(98.1, 4500) for p in (16.9, 13.5, 10.8)})
+    assert verdicts({"ticket": ticket, "reinit": reinit})["Randomly reinitialized"] == "differs (Pm 8.7%)"
 
 
 @pytest.mark.parametrize("target", sorted(reproduce.TARGETS))
@@ -134,3 +157,25 @@ def test_reproduce_checks_its_report_folder_before_training(tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert stop.value.code == 1 and err.startswith("reproduce: error: cannot write") and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_verdicts_say_when_trial_spread_cannot_decide():
+    """The fastest level and where tickets fall back, decided by differences smaller than the spread
+    between trials ([min, max] ranges overlap): the verdict names the bracket or says so."""
+    grid = [100.0, 51.3, 21.1, 10.8, 3.6, 2.9, 1.9]
+    ticket = {p: point(98.4, 3000, 0.1, 200) for p in grid}
+    ticket[100.0] = point(98.0, 4000, 0.1, 300)
+    ticket[21.1] = point(98.4, 2300, 0.1, 300)
+    ticket[10.8] = point(98.4, 2100, 0.1, 200)  # earliest mean, within 21.1%'s range
+    ticket[2.9] = point(98.05, 3000, 0.1, 200)  # above dense by less than the spread
+    ticket[1.9] = point(97.8, 4500, 0.1, 200)
+    v = verdicts({"ticket": ticket})
+    assert (
+        v["Tickets learn"] == "faster, then slower: reproduced; fastest level not decided (between Pm 21.1% and 10.8%)"
+    )
+    assert v["Tickets fall"] == "differs (Pm 1.9%), within the trial spread"
+    ticket[21.1] = point(98.4, 2600, 0.1, 100)  # now clearly later than 10.8%
+    ticket[2.9] = point(97.5, 3000, 0.1, 200)  # clearly below dense
+    v = verdicts({"ticket": ticket})
+    assert v["Tickets learn"] == "partly: earlier than dense, but earliest at Pm 10.8% (paper: 21.1%)"
+    assert v["Tickets fall"] == "reproduced"

@@ -302,6 +302,7 @@ def cmd_run(args) -> int:
     from .experiments.branches import requests_from_args
     from .experiments.runner import plan
     from .report import aggregate, load_experiment, plots
+    from .report.labels import experiment_title
     from .training.precision import bf16_warning
 
     if args.threads:
@@ -327,7 +328,9 @@ def cmd_run(args) -> int:
             _ = exp.data  # every level had finished already: still report missing or corrupt data files
         folder = exp.paths.folder
     print(show(folder))
-    figure = plots.summary_figure(aggregate(load_experiment(folder).runs), folder.name, folder / "summary.png")
+    results = load_experiment(folder)
+    title = experiment_title(folder.name, results.info.hparams, len({r.trial for r in results.runs}))
+    figure = plots.summary_figure(aggregate(results.runs), title, folder / "summary.png")
     print(f"\nfigure: {figure}")
     return 0
 
@@ -531,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT_DIR")
     p.add_argument("--out", type=Path, default=Path("compare.png"), help="figure file (default ./compare.png)")
-    p.add_argument("--title", default="", help="figure title")
+    p.add_argument("--title", default="", help="figure title (default: the experiments' data sets)")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser(
         "export", help="write a ticket (weights + masks) as a plain PyTorch file", populate=add_export_arguments

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
+from ..experiments.folder import read_experiment_info
 
 from .plots import BRANCH_LINES, pm_axis, plt, save_figure
+from .labels import datasets_title
 from .results import LevelStats, Stat, aggregate, load_experiment
 
 PANELS = (
@@ -91,6 +93,7 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
     if not folders:
         raise UsageError("give at least one experiment folder to compare")
     series = compare_series(folders)
+    hparams = [read_experiment_info(folder).hparams for folder in folders]
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), constrained_layout=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     color_of = {label: colors[i % len(colors)] for i, label in enumerate(dict.fromkeys(s.label for s in series))}
@@ -116,6 +119,5 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
         _thin_ticks(ax)
         ax.set_ylabel(ylabel)
     axes[-1].legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=10)
+    fig.suptitle(title or datasets_title(hparams), fontsize=10)
     return save_figure(fig, path)

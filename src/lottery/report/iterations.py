@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import LotteryError, UsageError
 from ..experiments.level_record import LevelRecord
 from ..training.metrics import Curve
+from .labels import datasets_title
 from .plots import BRANCH_LINES, pm_axis, plt, save_figure
 from .results import Stat, branch_kind, load_experiment
 
@@ -86,12 +87,13 @@ def iterations_figure(folders: list[Path], iterations: list[int], path: Path, ti
     """One panel per iteration count; each experiment folder is one line (plus its reinit control)."""
     if not iterations:
         raise UsageError("give at least one iteration count to read the accuracy at")
-    experiments = []
+    experiments, hparams = [], []
     for folder in folders:
         results = load_experiment(folder)
         if not results.runs:
             raise LotteryError(f"{folder} has no finished levels yet; nothing to plot")
         experiments.append((setting_label(results.info.hparams.to_dict()), results.runs))
+        hparams.append(results.info.hparams)
 
     fig, axes = plt.subplots(
         1, len(iterations), figsize=(4.2 * len(iterations), 3.6), squeeze=False, constrained_layout=True
@@ -132,6 +134,5 @@ def iterations_figure(folders: list[Path], iterations: list[int], path: Path, ti
         ax.set_ylabel("Test accuracy (%)")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=7, frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=10)
+    fig.suptitle(title or datasets_title(hparams), fontsize=10)
     return save_figure(fig, path)

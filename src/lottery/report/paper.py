@@ -11,6 +11,8 @@ from ..storage import save_text
 from ..experiments.branches import requestable_branches
 from . import figures
 from ..experiments.level_record import REPORTED_SUMMARY, LevelRecord
+from ..hparams import ExperimentHparams
+from .labels import experiment_title
 from .results import LevelStats, aggregate, load_experiment
 
 FORMATS = ("png", "svg")
@@ -26,6 +28,7 @@ MARKDOWN_COLUMNS = (  # (summary number, scale, format, column title) of the "Al
 class LoadedExperiment:
     folder: Path
     name: str
+    hparams: ExperimentHparams
     runs: list[LevelRecord]
     notes: list[str]  # damaged level records left out
     levels: list[LevelStats] = field(init=False)
@@ -36,6 +39,9 @@ class LoadedExperiment:
     def branches(self) -> set[str]:
         return {ls.branch for ls in self.levels}
 
+    def title(self) -> str:
+        return experiment_title(self.name, self.hparams, len({r.trial for r in self.runs}))
+
     def ticket_levels(self) -> list[int]:
         return sorted(ls.level for ls in self.levels if ls.branch == "ticket")
 
@@ -44,7 +50,7 @@ def load(folder: Path) -> LoadedExperiment:
     results = load_experiment(folder)
     if not results.runs:
         raise LotteryError(f"{folder} has no finished levels yet; nothing to report")
-    return LoadedExperiment(Path(folder), results.info.name, results.runs, results.notes)
+    return LoadedExperiment(Path(folder), results.info.name, results.info.hparams, results.runs, results.notes)
 
 
 def csv_table(experiments: list[LoadedExperiment]) -> str:
@@ -90,7 +96,7 @@ def by_branch_table(levels: list[LevelStats], key: str, scale: float, fmt: str) 
 def experiment_markdown(e: "LoadedExperiment") -> str:
     """Side-by-side comparisons first (test accuracy and early-stop iteration), then every number."""
     parts = [
-        f"### {e.name}",
+        f"### {e.title()}",
         "Test accuracy at early stop (%), mean [min, max] over runs (trials x control draws):",
         by_branch_table(e.levels, "test_acc_at_early_stop", 100, "{:.2f}"),
         "Early-stop iteration (minimum validation loss), mean [min, max]:",
@@ -175,8 +181,7 @@ def make_report(
     written, notes = [], []
     for e, levels_for_curves in zip(experiments, chosen):
         where = out if len(experiments) == 1 else out / e.name
-        trials = len({r.trial for r in e.runs})
-        title = f"{e.name} ({trials} trial{'s' if trials > 1 else ''})"
+        title = e.title()
         written.append(figures.figure1(e.levels, title, where / f"fig1.{fmt}"))
         if levels_for_curves:
             written.append(figures.figure3(e.runs, levels_for_curves, title, where / f"fig3.{fmt}"))
