@@ -72,7 +72,7 @@ def grasp_scores(
     hg = [torch.zeros_like(p) for p in params.values()]
     for batch in batches:
         live = torch.autograd.grad(_loss(model, batch, temperature), list(params.values()), create_graph=True)
-        flow = sum((grad[n] * g).sum() for n, g in zip(params, live))
+        flow = torch.stack([(grad[n] * g).sum() for n, g in zip(params, live)]).sum()
         for h, d in zip(hg, torch.autograd.grad(flow, list(params.values()))):
             h += d.detach()
     return {n: -p.detach() * h / len(batches) for (n, p), h in zip(params.items(), hg)}
