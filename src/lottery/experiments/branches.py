@@ -73,6 +73,10 @@ class Branch:
     def add_argument(self, group) -> None:
         group.add_argument(self.flag, dest=self.option, type=non_negative_int, default=0, metavar="N", help=self.help)
 
+    def request(self, args: argparse.Namespace):
+        """The flag's value as run_experiment's keyword takes it (a branch with settings flags combines them)."""
+        return getattr(args, self.option)
+
     def units(self, request, levels: int) -> list[tuple[int, int]]:
         """(draw, level) pairs to run for ``request`` (the flag's value) in an experiment of ``levels``."""
         return [(d, k) for d in range(request) for k in range(self.first_level, levels + 1)]
@@ -112,7 +116,8 @@ def requestable_branches() -> list[Branch]:
 
 
 def get_branch(name: str) -> Branch | None:
-    return _BRANCHES.get(name)
+    """The branch of a name or kind; ``<name>-<settings>`` is branch ``<name>`` run with other settings."""
+    return _BRANCHES.get(name) or _BRANCHES.get(name.partition("-")[0])
 
 
 def branch_kind(folder: str) -> str:
@@ -134,7 +139,7 @@ def figure_branches(figure: int) -> tuple[str, ...]:
 
 def requests_from_args(args: argparse.Namespace) -> dict:
     """The branch flags' values, as run_experiment's keywords."""
-    return {b.option: getattr(args, b.option) for b in requestable_branches()}
+    return {b.option: b.request(args) for b in requestable_branches()}
 
 
 def check_requests(requests: dict) -> None:
