@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import LotteryError, UsageError
 from ..experiments.branches import requestable_branches
 from . import figures
+from .at_init import at_init_figure
 from .results import SUMMARY_KEYS, LevelStats, aggregate, load_experiment
 
 FORMATS = ("png", "svg")
@@ -162,6 +163,8 @@ def make_report(
         written.append(figures.figure1(e.levels, title, where / f"fig1.{fmt}"))
         written.append(figures.figure3(e.runs, levels_for_curves, title, where / f"fig3.{fmt}"))
         written.append(figures.figure4(e.levels, title, where / f"fig4.{fmt}"))
+        at_init = at_init_figure(e.levels, title, where / f"at_init.{fmt}")  # when SNIP, GraSP or SynFlow ran
+        written += [at_init] if at_init else []
         notes += missing_branch_notes(e)
     markdown = "\n\n".join(experiment_markdown(e) for e in experiments) + "\n"
     for name, text in (("table.md", markdown), ("table.csv", csv_table(experiments))):

@@ -1,6 +1,6 @@
 """Matplotlib figures of aggregated levels (Pm on a log axis, decreasing left to right as in the paper)."""
 
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from pathlib import Path
 
 from ..experiments.branches import Style, get_branch
@@ -26,9 +26,13 @@ BRANCH_LINES = {"ticket": "-", "reinit": "--"}
 
 
 def style(kind: str) -> Style:
-    """The registered branch's colour, marker and label (a branch not registered: grey crosses)."""
+    """The registered branch's colour, marker and label (a branch not registered: grey crosses). A kind
+    ``<name>-<settings>`` (a branch run with non-default settings) adds its settings to the label."""
     branch = get_branch(kind)
-    return branch.style if branch else Style("gray", "x", kind)
+    if branch is None:
+        return Style("gray", "x", kind)
+    settings = kind.partition("-")[2]
+    return replace(branch.style, label=f"{branch.style.label} ({settings})") if settings else branch.style
 
 
 def pm_axis(ax, densities: list[float]) -> None:
