@@ -7,7 +7,7 @@ from conftest import TINY_RUN, make_splits
 
 from lottery.analysis.analyze import analyze
 from lottery.cli import main
-from lottery.errors import UsageError
+from lottery.errors import LotteryError, UsageError
 from lottery.executors import LocalExecutor
 from lottery.experiments import TICKET, Experiment, run_experiment
 from lottery.experiments.at_init import (
@@ -151,7 +151,9 @@ def test_method_masks_are_pure_functions_of_the_trial(done):
     assert all(torch.equal(inverted[n], mask(done, "snip_invert_0")[n]) for n in inverted)
 
 
-def test_bad_requests_are_refused():
+def test_bad_requests_are_refused(done):
+    with pytest.raises(UsageError, match="more than the training split's"):
+        scoring_batches(done, 0, "snip", Draw(0, SnipSettings(batches=3)), LEVEL)  # 300 of 240 examples
     assert len(Snip().units(2, 3)) == 6
     with pytest.raises(UsageError, match="every draw would train the same network"):
         Synflow().units(2, 3)
@@ -162,6 +164,16 @@ def test_bad_requests_are_refused():
         SnipSettings(batches=0)
     with pytest.raises(UsageError, match="number of draws"):
         Snip().units(True, 2)
+
+
+def test_scores_that_are_not_finite_are_refused_in_one_line(done, monkeypatch):
+    import lottery.experiments.at_init as at_init
+
+    monkeypatch.setattr(
+        at_init, "snip_scores", lambda model, names, batches: {n: torch.full((2,), float("nan")) for n in names}
+    )
+    with pytest.raises(LotteryError, match=r"snip at trial 0 level 2: scores of .* are not all finite"):
+        method_mask(done, 0, "snip", Draw(0, SnipSettings()), LEVEL)
 
 
 def test_report_and_analysis_draw_the_branches(done, tmp_path):
