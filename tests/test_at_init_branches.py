@@ -25,6 +25,7 @@ from lottery.experiments.at_init import (
 )
 from lottery.experiments.branches import branch_kind
 from lottery.hparams import ExperimentHparams, TrainingHparams
+from lottery.options import SpeedOptions
 from lottery.pruning.at_init import snip_scores
 from lottery.report.paper import make_report
 from lottery.report.plots import style
@@ -197,6 +198,15 @@ def test_worker_processes_write_the_same_results(small_data, done, tmp_path):
         a = load_json(parallel.paths.trial(0).level(folder, LEVEL).metrics)["summary"]
         b = load_json(done.paths.trial(0).level(folder, LEVEL).metrics)["summary"]
         assert a["test_acc_final"] == pytest.approx(b["test_acc_final"], abs=1e-6)
+
+
+def test_networks_trained_together_get_the_same_masks(small_data, done, tmp_path):
+    """--batch-networks: a level's branches are queued and trained together; masks are unchanged."""
+    requests = {k: REQUESTS[k] for k in ("snip_draws", "synflow_draws", "snip_shuffle_draws", "snip_reinit_draws")}
+    with Experiment(TINY, tmp_path, data=small_data, progress=False, speed=SpeedOptions(together=4)) as exp:
+        run_experiment(exp, 1, LEVEL, control_levels=[LEVEL], **requests)
+    for folder in ("snip_0", "synflow-rounds10_0", "snip_shuffle_0", "snip_reinit_0"):
+        assert all(torch.equal(mask(exp, folder)[n], mask(done, folder)[n]) for n in HIDDEN)
 
 
 def test_command_line_flags(tmp_path, capsys):
