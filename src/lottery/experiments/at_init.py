@@ -25,7 +25,7 @@ non-default hyperparameters name the experiment: ``snip_0``, ``snip-batches4-lay
 
 import argparse
 import math
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
 
 import torch
@@ -220,7 +220,7 @@ class AtInit(Branch):
                 dest=f"{self.method}_{f.name}",
                 type=_positive_float if isinstance(f.default, float) else _positive_int,
                 default=f.default,
-                metavar="N",
+                metavar="T" if isinstance(f.default, float) else "N",
                 help=f"{f.metadata['help']} (default {f.default})",
             )
         try:
@@ -237,7 +237,6 @@ class AtInit(Branch):
         values = {
             f.name: getattr(args, "pai_layerwise" if f.name == "layerwise" else f"{self.method}_{f.name}", f.default)
             for f in fields(self.settings_type)
-            if f.default is not MISSING
         }
         settings = self.settings_type(**values)
         if self.check is None:
