@@ -234,7 +234,7 @@ class AtInit(Branch):
             pass  # added by another method's branch
 
     def request(self, args: argparse.Namespace) -> Draws:
-        values = {
+        values: dict = {  # a flag missing from ``args`` (a parser of one's own) keeps its default
             f.name: getattr(args, "pai_layerwise" if f.name == "layerwise" else f"{self.method}_{f.name}", f.default)
             for f in fields(self.settings_type)
         }
