@@ -8,6 +8,10 @@ Targets:
                  iterations, fc 20% / output 10% per round), 3 trials, 18 levels (Pm 1.85%); one
                  random-reinit draw, one random-pruning draw and one-shot pruning at the levels of
                  the paper's Figure 3 curves (Pm 51.3, 21.1, 7.0, 3.6, 1.9 %).
+  mnist-pai      pruning at initialization against the mnist target's tickets: the same experiment
+                 (its ticket chains are reused from --out), SNIP, GraSP and SynFlow, each with the
+                 shuffle, reinit and invert checks of Frankle et al. 2021, one draw each at the mnist
+                 target's control levels: 12 branches x 5 levels x 3 trials = 180 networks.
   fashion-mnist  LeNet-300-100 on Fashion-MNIST at a tenth of the budget (5,000 iterations),
                  2 trials, 8 levels at fc 40% / output 20% per round (Pm 1.7%), all controls.
   cifar10-jpeg-conv2, -conv4, -conv6
@@ -72,6 +76,24 @@ TARGETS = {
         "branches": ["--reinit-draws", "1", "--random-draws", "1", "--oneshot"],
         "curves": "0,2,4,6,8",
     },
+}
+# Pruning at initialization (experiments/at_init.py) in the mnist experiment: one draw of every method and
+# check, at the levels the mnist target runs its controls at; its report adds at_init.png to the mnist figures.
+TARGETS["mnist-pai"] = {
+    "extends": "mnist",  # the same experiment folder: only branches are added
+    "data": "mnist",
+    "experiment": TARGETS["mnist"]["experiment"],
+    "branches": [
+        *(
+            arg
+            for method in ("snip", "grasp", "synflow")
+            for check in ("", "-shuffle", "-reinit", "-invert")
+            for arg in (f"--{method}{check}-draws", "1")
+        ),
+        "--control-levels",
+        "3,7,12,15,18",
+    ],
+    "curves": TARGETS["mnist"]["curves"],
 }
 # Figure 5 on the JPEG copy of CIFAR-10: the paper's nets, optimizer, learning rates, batch and evaluation
 # interval; budget and rounds scaled to a CPU. A Conv-2 network of 5,000 iterations takes about 25 minutes

@@ -135,7 +135,11 @@ def test_registry_rejects_clashes_and_unknown_requests(tmp_path):
         plan(None, 1, 1, reinit=2)
     assert branch_kind("reinit_12") == "reinit" and branch_kind("oneshot") == "oneshot"
     assert branch_kind("_3") == "_3"
-    assert [b.name for b in all_branches()] == [TICKET, "reinit", "random", "oneshot", "sign_reinit", "weight_shuffle"]
+    at_init = [m + c for m in ("snip", "grasp", "synflow") for c in ("", "_shuffle", "_reinit", "_invert")]
+    assert [b.name for b in all_branches()] == [
+        *(TICKET, "reinit", "random", "oneshot", "sign_reinit", "weight_shuffle"),
+        *at_init,
+    ]
 
 
 def test_a_start_only_reads_earlier_levels_and_names_what_is_missing(tmp_path, monkeypatch):

@@ -17,6 +17,8 @@ from ..report.figures import default_curve_levels
 from ..experiments.branches import branch_kind, branch_order
 from ..experiments.folder import ExperimentFolder
 from ..storage import save_text
+from ..experiments.at_init import REINIT as AT_INIT_REINIT, at_init_branch
+from ..report.plots import style
 from . import anatomy, figures
 from .overlap import expected_random_jaccard, jaccard
 
@@ -116,6 +118,25 @@ class Analysis:
                 put("ticket: level k-1 vs k", k, self._record("overlap_successive_levels", TICKET, k, pairs))
         return panels
 
+    def at_init_overlaps(self) -> dict[str, dict[str, list[tuple[int, float, float]]]]:
+        """Each pruning-at-initialization kind with a mask of its own (methods, their shuffles and inversions;
+        experiments/at_init.py) against the ticket of the same trial and level: one panel per kind."""
+        panels: dict[str, dict[str, list]] = {}
+        folders: dict[str, list[tuple[int, str]]] = {}
+        for t in self.trials:
+            for folder in self.exp.branches(t):
+                branch = at_init_branch(branch_kind(folder))
+                if branch is not None and branch.check != AT_INIT_REINIT:  # reinit trains the method's mask
+                    folders.setdefault(branch_kind(folder), []).append((t, folder))
+        for kind in sorted(folders, key=branch_order):
+            for k in (k for k in self.ticket_levels if k > 0):
+                done = [(t, f) for t, f in folders[kind] if k in self.exp.levels(t, f)]
+                pairs = [(self.mask(t, TICKET, k), self.mask(t, f, k)) for t, f in done]
+                if pairs:
+                    for layer, (j, e) in self._record("overlap_ticket_at_init", kind, k, pairs).items():
+                        panels.setdefault(f"ticket vs {style(kind).label}", {}).setdefault(layer, []).append((k, j, e))
+        return panels
+
     # -- where tickets start ------------------------------------------------------------------
     def starts(self) -> tuple[dict, dict]:
         """(level -> layer -> (kept, pruned) start values, level -> layer -> |final| - |start| of kept weights),
@@ -212,6 +233,15 @@ def analyze_experiment(folder: Path, out: Path, levels: list[int] | None = None)
     panels = a.overlaps()
     if panels:
         written.append(figures.overlap_figure(panels, f"Mask overlap\n{name} ({trials})", out / "mask_overlap.png"))
+    at_init = a.at_init_overlaps()
+    if at_init:
+        written.append(
+            figures.overlap_figure(
+                at_init,
+                f"Mask overlap with the ticket, pruning at initialization\n{name} ({trials})",
+                out / "mask_overlap_at_init.png",
+            )
+        )
     if len(a.trials) < 2:
         notes.append("one trial: no overlap between trials (run with --trials 2 or more)")
     if not any(ONESHOT in a.exp.branches(t) for t in a.trials):

@@ -80,6 +80,10 @@ class Branch:
     def add_argument(self, group) -> None:
         group.add_argument(self.flag, dest=self.option, type=non_negative_int, default=0, metavar="N", help=self.help)
 
+    def request(self, args: argparse.Namespace):
+        """The flag's value as run_experiment's keyword takes it (a branch with settings flags combines them)."""
+        return getattr(args, self.option)
+
     def units(self, request, levels: int) -> list[tuple[int, int]]:
         """(draw, level) pairs to run for ``request`` (the flag's value) in an experiment of ``levels``."""
         return [(d, k) for d in range(request) for k in range(self.first_level, levels + 1)]
@@ -116,7 +120,14 @@ def requestable_branches() -> list[Branch]:
 
 
 def get_branch(name: str) -> Branch:
-    return BRANCHES.get(name)
+    """The branch of a name or kind; ``<name>-<settings>`` is branch ``<name>`` run with other settings."""
+    return BRANCHES.get(name.partition("-")[0])
+
+
+def find_branch(name: str) -> Branch | None:
+    """:func:`get_branch`, or None where no branch has that name."""
+    base = name.partition("-")[0]
+    return BRANCHES.get(base) if base in BRANCHES else None
 
 
 def branch_kind(folder: str) -> str:
@@ -137,7 +148,7 @@ def figure_branches(figure: int) -> tuple[str, ...]:
 
 def requests_from_args(args: argparse.Namespace) -> dict:
     """The branch flags' values, as run_experiment's keywords."""
-    return {b.option: getattr(args, b.option) for b in requestable_branches()}
+    return {b.option: b.request(args) for b in requestable_branches()}
 
 
 def check_requests(requests: dict) -> None:

@@ -22,7 +22,7 @@ from ..errors import LotteryError
 from ..hparams import ExperimentHparams
 from ..pruning import Mask
 from ..storage import load_json, load_tensors
-from .branches import BRANCHES, Branch, get_branch
+from .branches import Branch, find_branch
 from .layout import TICKET, ExperimentPaths, LevelPaths, TrialPaths
 from .level_record import LevelRecord, NotALevelRecord
 
@@ -39,11 +39,13 @@ def numbered(folder: Path, prefix: str) -> list[int]:
 
 def branch_folder(name: str) -> tuple[Branch, int] | None:
     """(registered branch, draw) of a trial's subfolder ``name``; None when it is no branch's folder."""
-    if name in BRANCHES and not get_branch(name).drawn:
-        return get_branch(name), 0
+    branch = find_branch(name)
+    if branch is not None and not branch.drawn:
+        return branch, 0
     head, _, draw = name.rpartition("_")
-    if head in BRANCHES and get_branch(head).drawn and re.fullmatch(NUMBER, draw):
-        return get_branch(head), int(draw)
+    branch = find_branch(head)
+    if branch is not None and branch.drawn and re.fullmatch(NUMBER, draw):
+        return branch, int(draw)
     return None
 
 

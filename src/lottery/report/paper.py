@@ -14,6 +14,7 @@ from ..experiments.level_record import REPORTED_SUMMARY, LevelRecord
 from ..hparams import ExperimentHparams
 from .labels import experiment_title
 from .results import LevelStats, aggregate, load_experiment
+from .at_init import at_init_figure
 
 FORMATS = ("png", "svg")
 MARKDOWN_COLUMNS = (  # (summary number, scale, format, column title) of the "All numbers" table
@@ -191,6 +192,8 @@ def make_report(
                 f"with `lottery run ... --test-curve K,L,...`)"
             )
         written.append(figures.figure4(e.levels, title, where / f"fig4.{fmt}"))
+        at_init = at_init_figure(e.levels, title, where / f"at_init.{fmt}")  # when SNIP, GraSP or SynFlow ran
+        written += [at_init] if at_init else []
         notes += e.notes + missing_branch_notes(e)
     markdown = "\n\n".join(experiment_markdown(e) for e in experiments) + "\n"
     for name, text in (("table.md", markdown), ("table.csv", csv_table(experiments))):

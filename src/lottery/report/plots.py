@@ -1,10 +1,10 @@
 """Matplotlib figures of aggregated levels (Pm on a log axis, decreasing left to right as in the paper)."""
 
 import io
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from pathlib import Path
 
-from ..experiments.branches import BRANCHES, Style
+from ..experiments.branches import Style, find_branch
 from ..storage import atomic_write
 from .results import LevelStats
 
@@ -28,8 +28,13 @@ BRANCH_LINES = {"ticket": "-", "reinit": "--"}
 
 
 def style(kind: str) -> Style:
-    """The registered branch's colour, marker and label (a branch not registered: grey crosses)."""
-    return BRANCHES.get(kind).style if kind in BRANCHES else Style("gray", "x", kind)
+    """The registered branch's colour, marker and label (a branch not registered: grey crosses). A kind
+    ``<name>-<settings>`` (a branch run with non-default settings) adds its settings to the label."""
+    branch = find_branch(kind)
+    if branch is None:
+        return Style("gray", "x", kind)
+    settings = kind.partition("-")[2]
+    return replace(branch.style, label=f"{branch.style.label} ({settings})") if settings else branch.style
 
 
 def pm_axis(ax, densities: list[float]) -> None:
