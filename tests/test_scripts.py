@@ -130,7 +130,9 @@ def test_conv_target_reports_and_draws_figure5(tmp_path, monkeypatch):
     reproduce.cli()
     with (report / "table.csv").open() as f:
         assert {row["branch"] for row in csv.DictReader(f)} == {"ticket", "reinit"}
-    assert (report / "hparams.json").exists() and not (report / "claims.md").exists()
+    assert (report / "hparams.json").exists()
+    claims = (report / "claims.md").read_text()  # Conv-2's claims of Section 3, one row each
+    assert claims.count("\n| Conv-2 tickets") == 3 and "Randomly reinitialized Conv-2 tickets" in claims
     assert (tmp_path / "docs" / "figure5.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -183,3 +185,30 @@ def test_verdicts_say_when_trial_spread_cannot_decide():
     v = verdicts({"ticket": ticket})
     assert v["Tickets learn"] == "partly: earlier than dense, but earliest at Pm 10.8% (paper: 21.1%)"
     assert v["Tickets fall"] == "reproduced"
+
+
+def conv_point(acc: float, es: float, train: float, spread: float = 0.0) -> dict:
+    return {**point(acc, es, spread, 10 * spread), "train": train}
+
+
+def test_conv2_claims_judge_speed_accuracy_reinit_and_gap():
+    ticket = {
+        100.0: conv_point(65.0, 2600, 80.0, 0.2),
+        41.0: conv_point(67.0, 1500, 80.0, 0.2),
+        7.1: conv_point(68.5, 800, 79.0, 0.2),  # fastest (3.25x) and most accurate (+3.5), inside the paper's windows
+    }
+    reinit = {41.0: conv_point(64.0, 2700, 79.0, 0.2), 7.1: conv_point(60.0, 3000, 70.0, 0.2)}
+    rows = {
+        claim.split(":")[0]: (measured, verdict)
+        for claim, _, measured, verdict in paper_claims.conv2_claims({"ticket": ticket, "reinit": reinit})
+    }
+    faster, accuracy, reinit_row, gap = rows.values()
+    assert faster[1] == "reproduced" and "3.25x" in faster[0]
+    assert accuracy[1] == "reproduced" and "+3.50 points" in accuracy[0]
+    assert reinit_row[1] == "reproduced" and "2 of 2 levels" in reinit_row[0]
+    assert gap[1] == "reproduced"  # 10.5 points at Pm 7.1% against 15.0 dense
+    # a chain not yet below the paper's window: the speed claim is not decided
+    short = {p: ticket[p] for p in (100.0, 41.0)}
+    faster = paper_claims.conv2_claims({"ticket": short})[0]
+    assert faster[3] == "not measured yet below Pm 41%"
+    assert paper_claims.conv2_claims({"ticket": short})[2][3] == "not measured yet"
