@@ -165,7 +165,7 @@ def test_a_strategy_declares_its_settings_and_pruning_hparams_reads_them(output_
     ]
     output_first.settings = {"output_first_rate": setting(0.5, check=pruning_rate, help="output-first: the rate")}
 
-    def pruning_hparams():  # what PruningHparams becomes with output-first's module in src/lottery/pruning/
+    def pruning_hparams():  # what PruningHparams becomes with output-first's module in src/lottery/pruning/strategies/
         class Pruning:
             strategy: str = setting("layerwise", help="the strategy")
             ignore: tuple[str, ...] = setting((), help="never pruned")

@@ -2,7 +2,12 @@
 under ``if TYPE_CHECKING:``. A cycle makes the import order matter and hides which module owns what."""
 
 import ast
+import importlib
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -89,3 +94,27 @@ def test_the_finder_sees_every_kind_of_import():
 def test_no_import_cycles():
     found = [c for c in cycles(graph()) if frozenset(c) not in KNOWN]
     assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
+
+
+def test_the_pruning_strategies_and_their_settings_load_without_torch():
+    """hparams.py reads every strategy's settings, also in commands that train nothing (``lottery --help``)."""
+    code = (
+        "import sys, dataclasses\nfrom lottery.hparams import PruningHparams\nfrom lottery.pruning import STRATEGIES\n"
+        "assert {'global', 'layerwise'} <= set(STRATEGIES.names())\n"
+        "assert 'global_kinds' in {f.name for f in dataclasses.fields(PruningHparams)}\n"
+        "assert 'torch' not in sys.modules, [m for m in sys.modules if m.startswith('lottery')]"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_lottery_pruning_exports_each_name_of_the_module_that_defines_it():
+    import lottery.pruning
+
+    for name in lottery.pruning.__all__:
+        module = importlib.import_module(f"lottery.pruning.{lottery.pruning._MODULE_OF[name]}")
+        assert getattr(lottery.pruning, name) is getattr(module, name)
+    assert sorted(lottery.pruning.__all__) == sorted(lottery.pruning._MODULE_OF)
+    assert set(lottery.pruning.__all__) <= set(dir(lottery.pruning))
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        lottery.pruning.no_such_name  # noqa: B018

@@ -209,7 +209,7 @@ class ExperimentHparams:
         if own - {f.name for f in dataclasses.fields(PruningHparams)}:
             raise LotteryError(
                 f"pruning strategy {strategy.name!r} declares settings PruningHparams lacks: a strategy with "
-                "settings must be a module in src/lottery/pruning/ (found before PruningHparams is made)"
+                "settings must be a module in src/lottery/pruning/strategies/ (found before PruningHparams is made)"
             )
         others = {name for strategy in STRATEGIES.values() for name in strategy.settings}
         out += [(self.pruning, name, f"by --prune-strategy {self.pruning.strategy}") for name in sorted(others - own)]

@@ -1,6 +1,7 @@
 """Models: each module of this package that defines one registers it (MODELS finds them on its first lookup)."""
 
-from .base import CONV, FC, KINDS, OUTPUT, SHORTCUT, LotteryModel, count_weights
+from ..kinds import CONV, FC, KINDS, OUTPUT, SHORTCUT
+from .base import LotteryModel, count_weights
 from .registry import MODELS, get_model_spec, model_names, register_model
 
 __all__ = [

@@ -4,10 +4,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
-
-# Kinds of prunable weights. Per-layer pruning rates are given per kind.
-CONV, FC, OUTPUT, SHORTCUT = "conv", "fc", "output", "shortcut"
-KINDS = (CONV, FC, OUTPUT, SHORTCUT)
+from ..kinds import CONV, FC, KINDS, OUTPUT
 
 
 class LotteryModel(nn.Module):

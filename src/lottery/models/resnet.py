@@ -9,7 +9,8 @@ leaves them alone, as in the paper.
 
 from torch import nn
 
-from .base import SHORTCUT, LotteryModel, check_image_input
+from ..kinds import SHORTCUT
+from .base import LotteryModel, check_image_input
 from .registry import register_model
 
 STAGES = (16, 32, 64)

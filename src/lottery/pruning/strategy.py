@@ -1,4 +1,4 @@
-"""Pruning strategies by name. A strategy is one class in a module of this package, registered by
+"""Pruning strategies by name. A strategy is one class in a module of ``strategies/``, registered by
 decorator; it declares the PruningHparams fields it reads, and hparams.py adds them to PruningHparams:
 
     @register_strategy("layerwise")
@@ -18,13 +18,15 @@ field that belongs to another strategy.
 """
 
 import dataclasses
-from typing import Any, ClassVar
-
-import torch
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..registry import Registry
 from ..settings import field_default, field_flag
-from .mask import Mask
+
+if TYPE_CHECKING:  # for annotations only: hparams.py imports this module in commands that need no torch
+    import torch
+
+    from .mask import Mask
 
 
 class PruningStrategy:
@@ -47,17 +49,17 @@ class PruningStrategy:
     def from_hparams(cls, p, kinds: dict[str, str]) -> "PruningStrategy":
         raise NotImplementedError
 
-    def prune(self, weights: dict[str, torch.Tensor], mask: Mask) -> Mask:
+    def prune(self, weights: "dict[str, torch.Tensor]", mask: "Mask") -> "Mask":
         """One round: a new mask with some of ``mask``'s survivors removed, chosen from ``weights``."""
         raise NotImplementedError
 
-    def prune_to_counts(self, trained: dict[str, torch.Tensor], target: Mask) -> Mask:
+    def prune_to_counts(self, trained: "dict[str, torch.Tensor]", target: "Mask") -> "Mask":
         """One step from dense ``trained`` weights to a mask keeping as many weights as ``target``,
         where this strategy decides them (per layer, or per group of layers ranked together)."""
         raise NotImplementedError
 
 
-STRATEGIES: Registry[type[PruningStrategy]] = Registry("pruning strategy", "lottery.pruning")
+STRATEGIES: Registry[type[PruningStrategy]] = Registry("pruning strategy", "lottery.pruning.strategies")
 
 
 def register_strategy(name: str):

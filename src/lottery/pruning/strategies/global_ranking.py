@@ -4,11 +4,10 @@ kinds of layer, ranked all together, lose ``global_rate`` of what remains; other
 from dataclasses import Field
 from typing import ClassVar
 
-from ..errors import UsageError
-from ..models.base import KINDS
-from ..settings import name_list, pruning_rate, setting
-from .magnitude import check_rate, global_magnitude_prune, keep_largest
-from .strategy import PruningStrategy, register_strategy
+from ...errors import UsageError
+from ...kinds import KINDS
+from ...settings import name_list, pruning_rate, setting
+from ..strategy import PruningStrategy, register_strategy
 
 
 def layer_kinds(kinds) -> str | None:
@@ -41,6 +40,8 @@ class GlobalRanking(PruningStrategy):
 
     def __init__(self, rate: float, names: list[str]):
         """Prune ``rate`` of the remaining weights of the layers ``names``, ranked together."""
+        from ..magnitude import check_rate  # magnitude.py imports torch: not at module level (package docstring)
+
         check_rate(rate, "global pruning rate")
         self.rate, self.names = rate, list(names)
 
@@ -58,9 +59,13 @@ class GlobalRanking(PruningStrategy):
         return cls(p.global_rate, names)
 
     def prune(self, weights, mask):
+        from ..magnitude import global_magnitude_prune
+
         return global_magnitude_prune(weights, mask, self.rate, self.names)
 
     def prune_to_counts(self, trained, target):
+        from ..magnitude import keep_largest
+
         ranked = [name for name in self.names if name in target]
         mask = keep_largest(trained, ranked, sum(int(target[n].sum()) for n in ranked)) if ranked else {}
         for name, keep in target.items():

@@ -4,10 +4,9 @@ fraction of its remaining weights, one rate per kind of layer (conv, fc, output,
 from dataclasses import Field
 from typing import ClassVar
 
-from ..errors import UsageError
-from ..settings import pruning_rate, setting
-from .magnitude import check_rate, keep_largest, layerwise_magnitude_prune
-from .strategy import PruningStrategy, register_strategy
+from ...errors import UsageError
+from ...settings import pruning_rate, setting
+from ..strategy import PruningStrategy, register_strategy
 
 RATE_OF_KIND = {"conv": "conv_rate", "fc": "fc_rate", "output": "output_rate", "shortcut": "shortcut_rate"}
 
@@ -28,6 +27,8 @@ class LayerWise(PruningStrategy):
 
     def __init__(self, rates: dict[str, float]):
         """``rates``: prunable weight name -> fraction of its remaining weights pruned per round."""
+        from ..magnitude import check_rate  # magnitude.py imports torch: not at module level (package docstring)
+
         for name, rate in rates.items():
             check_rate(rate, f"pruning rate of {name}")
         self.rates = dict(rates)
@@ -52,7 +53,11 @@ class LayerWise(PruningStrategy):
         return cls(rates)
 
     def prune(self, weights, mask):
+        from ..magnitude import layerwise_magnitude_prune
+
         return layerwise_magnitude_prune(weights, mask, self.rates)
 
     def prune_to_counts(self, trained, target):
+        from ..magnitude import keep_largest
+
         return {name: keep_largest(trained, [name], int(keep.sum()))[name] for name, keep in target.items()}
