@@ -50,6 +50,10 @@ from lottery.training.precision import native_bf16
 EVAL_EVERY = 100
 
 
+# No progress bars; train accuracy over the whole (small) training set, as the reference measures it.
+QUIET = Schedule(progress=False, train_accuracy_examples=None)
+
+
 def mnist_shaped(device: str) -> DataSplits:
     g = torch.Generator().manual_seed(0)
 
@@ -129,7 +133,7 @@ def lottery_loop(data: DataSplits, iterations: int) -> float:
         data,
         hparams(iterations),
         job.seed,
-        schedule=Schedule(progress=False, train_accuracy_examples=None),
+        schedule=QUIET,
     )
     sync(str(data.train_x.device))
     return time.perf_counter() - began
@@ -142,7 +146,7 @@ def lottery_batched(data: DataSplits, iterations: int, k: int, eval_dtype: torch
         jobs,
         data,
         hparams(iterations),
-        schedule=Schedule(progress=False, train_accuracy_examples=None),
+        schedule=QUIET,
         eval_dtype=eval_dtype,
     )
     sync(str(data.train_x.device))
@@ -163,7 +167,7 @@ def timed_share(task: tuple) -> float:
         jobs,
         data,
         hparams(iterations),
-        schedule=Schedule(progress=False, train_accuracy_examples=None),
+        schedule=QUIET,
         eval_dtype=eval_dtype,
     )
     return time.time()

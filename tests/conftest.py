@@ -1,5 +1,7 @@
 """Shared fixtures: tiny in-memory data sets so end-to-end tests run in seconds."""
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,22 @@ def data_cache_in_tmp(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LOTTERY_CACHE", str(tmp_path_factory.mktemp("lottery-cache")))
         yield
+
+
+class FullDisk:
+    """A file whose writes fail as on a full disk."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def fileno(self):
+        return self.f.fileno()
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

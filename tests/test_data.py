@@ -1,4 +1,3 @@
-import errno
 import gzip
 import hashlib
 import json
@@ -104,7 +103,7 @@ from lottery.data import cache, cifar_jpeg, imagefolder  # noqa: E402
 from lottery.data.registry import get_loader  # noqa: E402
 from lottery.errors import UsageError  # noqa: E402
 
-from conftest import SHARED_DATA  # noqa: E402
+from conftest import FullDisk, SHARED_DATA  # noqa: E402
 
 CLASSES = {"dog": 5, "ant": 4, "cat": 3}  # train images per class; written out of name order on purpose
 
@@ -265,25 +264,6 @@ def _write_folder(folder, files: dict[str, bytes]):
     return folder
 
 
-class _FullDiskFile:
-    """An open file whose writes fail as on a full disk."""
-
-    def __init__(self, f):
-        self.f = f
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.f.close()
-
-    def fileno(self):
-        return self.f.fileno()
-
-    def write(self, data):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
 def _fill_disk_under(monkeypatch, folder):
     """Files created (atomically, through a temp file) under ``folder`` fail to write as on a full disk."""
     real_mkstemp, real_fdopen, full = tempfile.mkstemp, os.fdopen, set()
@@ -299,7 +279,7 @@ def _fill_disk_under(monkeypatch, folder):
         if fd not in full:
             return f
         full.discard(fd)  # the number is reused by the next file opened
-        return _FullDiskFile(f)
+        return FullDisk(f)
 
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     monkeypatch.setattr(os, "fdopen", fdopen)

@@ -2,7 +2,6 @@
 permissions: each gives a redo or one clear error line, never a traceback or a silently wrong number."""
 
 import dataclasses
-import errno
 import json
 import os
 import shutil
@@ -17,7 +16,7 @@ from lottery.storage import save_json, save_tensors
 from lottery.training import Schedule, loop, rng
 from lottery.hparams import TrainingHparams
 
-from conftest import QUICK_RUN, make_splits
+from conftest import FullDisk, QUICK_RUN, make_splits
 
 QUICK = QUICK_RUN
 
@@ -181,23 +180,6 @@ def test_stale_hparams_temp_files_are_cleaned(copy_of, capsys):
 
 
 # -- full disk -------------------------------------------------------------------------------------
-class FullDisk:
-    """A file whose writes fail as on a full disk."""
-
-    def __init__(self, f):
-        self.f = f
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.f.close()
-
-    def fileno(self):
-        return self.f.fileno()
-
-    def write(self, data):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 def fill_disk(monkeypatch):
