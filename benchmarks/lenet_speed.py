@@ -50,7 +50,7 @@ from lottery.training.precision import native_bf16
 EVAL_EVERY = 100
 
 
-# No progress bars; train accuracy over the whole (small) training set, as the reference measures it.
+# No progress bars; train accuracy on the whole training set (no subset).
 QUIET = Schedule(progress=False, train_accuracy_examples=None)
 
 
