@@ -51,7 +51,7 @@ def test_experiment_in_lockstep_matches_one_level_at_a_time(tmp_path, one_level_
     for key, (curve, mask, final, _) in expected.items():
         g_curve, g_mask, g_final, g_summary = got[key]
         assert all(torch.equal(mask[n], g_mask[n]) for n in mask), key
-        assert g_curve["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
+        assert g_curve["val_loss"]["values"] == pytest.approx(curve["val_loss"]["values"], rel=1e-4, abs=1e-6), key
         assert g_curve["test_acc"] == curve["test_acc"], key
         for name, value in final.items():
             torch.testing.assert_close(g_final[name], value, atol=1e-5, rtol=1e-4)
@@ -67,7 +67,7 @@ def test_lockstep_trials_in_worker_processes(tmp_path, one_level_at_a_time):
     assert got.keys() == expected.keys()
     for key, (curve, mask, _, _) in expected.items():
         assert all(torch.equal(mask[n], got[key][1][n]) for n in mask), key
-        assert got[key][0]["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
+        assert got[key][0]["val_loss"]["values"] == pytest.approx(curve["val_loss"]["values"], rel=1e-4, abs=1e-6), key
         assert got[key][3]["trained_together"] == (1 if key[2] == 0 else 4)  # each level split over the 2 workers
 
 
@@ -102,7 +102,7 @@ def test_lockstep_over_workers_splits_every_level_evenly(tmp_path, one_level_at_
     assert sizes == [2, 2, 3, 3, 3, 3, 3, 3]
     for key, (curve, mask, _, _) in one_level_at_a_time.items():
         assert all(torch.equal(mask[n], got[key][1][n]) for n in mask), key
-        assert got[key][0]["val_loss"] == pytest.approx(curve["val_loss"], rel=1e-4, abs=1e-6), key
+        assert got[key][0]["val_loss"]["values"] == pytest.approx(curve["val_loss"]["values"], rel=1e-4, abs=1e-6), key
 
 
 @pytest.mark.slow
