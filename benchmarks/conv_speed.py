@@ -29,6 +29,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import lottery  # noqa: F401  (first: sets the speed environment before torch loads)
 import torch
@@ -54,7 +55,8 @@ def cifar_shaped() -> DataSplits:
     def draw(n):
         return torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)
 
-    return DataSplits(*draw(45_000), *draw(5_000), *draw(10_000), 10)
+    (train_x, train_y), (val_x, val_y), (test_x, test_y) = draw(45_000), draw(5_000), draw(10_000)
+    return DataSplits(train_x, train_y, val_x, val_y, test_x, test_y, 10)
 
 
 def load_data(data_dir: Path) -> tuple[DataSplits, str]:
@@ -134,6 +136,7 @@ def reference(data: DataSplits, hp: TrainingHparams, net: str) -> Timer:
             optimizer.step()
         record()
         evaluate(train_x, train_y)  # train accuracy at the final weights
+        assert best_state is not None  # the first evaluation is a new minimum
         model.load_state_dict(best_state)
         evaluate(train_x, train_y)  # and at the early-stop weights
     return timer
@@ -151,7 +154,7 @@ def lottery_level(data: DataSplits, hp: TrainingHparams, net: str, seed: int = 0
     return timer, result
 
 
-def _worker(data_dir: Path, hp: TrainingHparams, net: str, seed: int, start: mp.Barrier, done: mp.Queue) -> None:
+def _worker(data_dir: Path, hp: TrainingHparams, net: str, seed: int, start: Any, done: Any) -> None:
     torch.set_num_threads(1)
     data, _ = load_data(data_dir)
     start.wait()

@@ -15,6 +15,8 @@ import argparse
 import os
 import statistics
 import time
+from collections.abc import Callable
+from functools import partial
 
 import lottery  # noqa: F401  (first: sets the speed environment before torch loads)
 import torch
@@ -36,6 +38,11 @@ def one_pass(model, x: torch.Tensor, batch: int, dtype: torch.dtype) -> None:
     for lo in range(0, len(x), batch):
         with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
             model(x[lo : lo + batch]).float().argmax(1)
+
+
+def one_by_one(models: list[torch.nn.Module], x: torch.Tensor, batch: int, dtype: torch.dtype) -> None:
+    for model in models:
+        one_pass(model, x, batch, dtype)
 
 
 def stacked_call(models: list[torch.nn.Module]):
@@ -74,24 +81,21 @@ def main() -> None:
     if native_bf16(torch.device("cpu")):
         dtypes["bf16"] = torch.bfloat16
     model = conv2()
-    configs = {}
+    configs: dict[str, tuple[Callable[[], object], int]] = {}
     for dname, dtype in dtypes.items():
         for batch in batches:
             for layout, inputs in (("contiguous", x), ("channels-last", x_last)):
-                configs[f"{dname} batch {batch} {layout} input"] = (
-                    lambda b=batch, i=inputs, d=dtype: one_pass(model, i, b, d),
-                    1,
-                )
+                configs[f"{dname} batch {batch} {layout} input"] = (partial(one_pass, model, inputs, batch, dtype), 1)
         for k in ks:
             models = [conv2() for _ in range(k)]
             call = stacked_call(models)
             batch = min(batches[-1], 1000)
             configs[f"{dname} batch {batch}, {k} networks one by one"] = (
-                lambda ms=models, b=batch, d=dtype: [one_pass(m, x_last, b, d) for m in ms],
+                partial(one_by_one, models, x_last, batch, dtype),
                 k,
             )
             configs[f"{dname} batch {batch}, {k} networks stacked (vmap)"] = (
-                lambda c=call, b=batch, d=dtype: stacked_pass(c, x_last, b, d),
+                partial(stacked_pass, call, x_last, batch, dtype),
                 k,
             )
     # the stacked call must compute what the separate calls compute
