@@ -108,6 +108,21 @@ def pruned_conv(data, seed=0):
     return model, mask
 
 
+def test_conv_evaluation_in_small_batches_equals_one_pass_over_all_images():
+    # conv nets on a CPU evaluate CPU_CONV_EVAL_BATCH images per forward pass, other models EVAL_BATCH;
+    # what they compute must not depend on it
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(250, 3, 32, 32, generator=g), torch.randint(0, 10, (250,), generator=g)
+    model = get_model_spec("conv2").build((3, 32, 32), 10).eval()
+    assert loop.eval_batch_size(model, x) == loop.CPU_CONV_EVAL_BATCH < len(y)
+    assert loop.eval_batch_size(get_model_spec("lenet_300_100").build((1, 28, 28), 10), x) == loop.EVAL_BATCH
+    loss, correct = loop.per_example(model, x, y)
+    with torch.no_grad():
+        logits = model(x)
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(logits, y, reduction="none"))
+    assert torch.equal(correct, logits.argmax(1) == y)
+
+
 CONV_HP = TrainingHparams(lr=2e-3, batch_size=20, iterations=40, eval_every=10)
 
 
