@@ -212,3 +212,8 @@ def test_conv2_claims_judge_speed_accuracy_reinit_and_gap():
     faster = paper_claims.conv2_claims({"ticket": short})[0]
     assert faster[3] == "not measured yet below Pm 41%"
     assert paper_claims.conv2_claims({"ticket": short})[2][3] == "not measured yet"
+    # a gain smaller than the spread between trials decides nothing; nor does a gap above the paper's Pm
+    short[41.0] = conv_point(65.1, 1500, 80.0, 0.2)
+    _, accuracy, _, gap = paper_claims.conv2_claims({"ticket": short})
+    assert accuracy[3] == "not decided: +0.10 points, within the trial spread; not measured below Pm 41%"
+    assert gap[3] == "not measured yet below Pm 41%"
