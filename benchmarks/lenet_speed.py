@@ -142,13 +142,7 @@ def lottery_loop(data: DataSplits, iterations: int) -> float:
 def lottery_batched(data: DataSplits, iterations: int, k: int, eval_dtype: torch.dtype) -> float:
     jobs = lenets(data, k, 0)
     began = time.perf_counter()
-    train_many(
-        jobs,
-        data,
-        hparams(iterations),
-        schedule=QUIET,
-        eval_dtype=eval_dtype,
-    )
+    train_many(jobs, data, hparams(iterations), QUIET, eval_dtype=eval_dtype)
     sync(str(data.train_x.device))
     return time.perf_counter() - began
 
@@ -163,13 +157,7 @@ def timed_share(task: tuple) -> float:
     jobs = lenets(data, k, first_seed)
     while time.time() < start_at:
         time.sleep(0.001)
-    train_many(
-        jobs,
-        data,
-        hparams(iterations),
-        schedule=QUIET,
-        eval_dtype=eval_dtype,
-    )
+    train_many(jobs, data, hparams(iterations), QUIET, eval_dtype=eval_dtype)
     return time.time()
 
 
