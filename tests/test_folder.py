@@ -109,3 +109,20 @@ def test_run_redoes_a_level_whose_summary_is_empty(copy, capsys):
     assert after.pop("train_seconds") > 0 and before.pop("train_seconds") > 0
     assert after == before  # redone, to the same numbers
     assert (TICKET, 2) in table_rows(capsys.readouterr().out)
+
+
+PREVIOUS = Path(__file__).parent / "data" / "digits-run-previous-version"  # levels 0-1, made at commit 68d8db8
+
+
+def test_a_folder_made_by_the_previous_version_extends_with_the_same_name_and_numbers(tmp_path, capsys):
+    root = tmp_path / "runs"
+    shutil.copytree(PREVIOUS, root)
+    (folder,) = root.iterdir()
+    before = {level: (folder / f"trial_0/ticket/level_{level}/metrics.json").read_text() for level in (0, 1)}
+    assert main([*TINY_RUN, "--levels", "2", "--no-progress", "--out", str(root)]) == 0
+    assert [p.name for p in root.iterdir()] == [folder.name]  # the same experiment, not a new folder
+    for level, text in before.items():  # finished levels are read, not redone
+        assert (folder / f"trial_0/ticket/level_{level}/metrics.json").read_text() == text
+    extended = json.loads((folder / "trial_0/ticket/level_2/metrics.json").read_text())
+    assert extended["level"] == 2 and 0 < extended["density"] < 0.8
+    capsys.readouterr()
