@@ -106,6 +106,7 @@ def train_many(
     return [results[i] for i in range(len(jobs))]
 
 
+@torch.inference_mode()
 def evaluate_stacked(
     engine: StackedFC, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype = torch.float32
 ) -> tuple[torch.Tensor, torch.Tensor]:
