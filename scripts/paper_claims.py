@@ -507,7 +507,7 @@ def lower_part(data: dict, label: str, name: str, other: str, other_label: str, 
     a, b = data[name], data[other]
     judged = shared(a, b)
     if sparsest:
-        judged = judged[len(judged) // 2 :] if len(judged) > 1 else judged
+        judged = judged[len(judged) // 2 :]  # densest first: the sparser half, the sparsest level of one or two
     lower = [p for p in judged if a[p]["acc"] < b[p]["acc"]]
     clearly = [p for p in lower if beyond(a[p], b[p], "acc") < 0]
     verdict = "reproduced" if 2 * len(lower) > len(judged) else "differs"

@@ -335,7 +335,7 @@ def test_pai_findings_name_the_branches_not_measured_yet():
 def test_pai_judges_a_method_run_at_one_non_default_setting():
     data = pai_table()
     for name in ("snip", "snip_shuffle", "snip_reinit", "snip_invert"):
-        data[name.replace("snip", "snip", 1) + "-batches4"] = data.pop(name)
+        data[f"{name}-batches4"] = data.pop(name)
     rows = paper_claims.pai_claims(data)
     assert [verdict for *_, verdict in rows] == ["reproduced"] * 6
     assert "SNIP (batches4) shuffle below SNIP (batches4)" in rows[2][2]
