@@ -3,16 +3,26 @@
 
     python scripts/paper_claims.py docs/results/mnist/table.csv > docs/results/mnist/claims.md
     python scripts/paper_claims.py --net conv2 docs/results/cifar10-jpeg/conv2/table.csv
+    python scripts/paper_claims.py --net pai docs/results/mnist-pai/table.csv
 
 ``--net lenet`` (default): the LeNet-300-100/MNIST claims of Section 2; ``--net conv2``: the Conv-2/CIFAR-10
-claims of Section 3 (Figure 5).
+claims of Section 3 (Figure 5). ``--net pai``: the findings of Frankle, Dziugaite, Roy & Carbin (ICLR 2021,
+"Pruning Neural Networks at Initialization: Why are We Missing the Mark?") on the branches ``snip``,
+``grasp``, ``synflow``, their ``_shuffle``, ``_reinit`` and ``_invert`` checks, ``random`` and ``reinit``:
+the methods below the ticket (judged at the sparser half of the levels) and not below random pruning;
+shuffling a method's mask or reinitializing its weights keeping its accuracy while the ticket's shuffle (``random``)
+and reinit lower the ticket's; inverting the scores hurting SNIP and SynFlow but not GraSP; and from the
+shuffle and reinit rows together, whether the methods find a per-layer density rather than a set of
+weights. Each compares two branches at every pruned Pm where both ran; a method run at a single
+non-default setting (``snip-batches4``) is judged at that setting.
 
 Reads the ``table.csv`` that ``lottery report`` writes (means over trials and draws with their [min, max],
-per branch and level) and prints a Markdown table: the claim with its source in Frankle & Carbin (ICLR
-2019), what the run shows, and a verdict. A claim whose branch or levels the run does not have yet says
-so; a change that falls between two levels run, where the unmeasured levels in between could go either
-way, gets the bracket ("not decided: between Pm X and Y"); a verdict decided by a difference smaller than
-the spread between trials (their [min, max] ranges overlap) says so.
+per branch and level) and prints a Markdown table: the claim with its source in the paper (Frankle &
+Carbin, ICLR 2019; for ``pai``, Frankle et al. 2021), what the run shows, and a verdict. A claim whose
+branch or levels the run does not have yet says so; a change that falls between two levels run, where the
+unmeasured levels in between could go either way, gets the bracket ("not decided: between Pm X and Y"); a
+verdict decided by a difference smaller than the spread between trials (their [min, max] ranges overlap)
+says so.
 """
 
 import argparse
@@ -411,7 +421,258 @@ def conv2_claims(data: dict[str, dict[float, dict]]) -> list[tuple[str, str, str
     ]
 
 
-CLAIMS = {"lenet": claims, "conv2": conv2_claims}
+# Frankle, Dziugaite, Roy & Carbin (ICLR 2021), "Pruning Neural Networks at Initialization: Why are We Missing
+# the Mark?": SNIP, GraSP and SynFlow against the ticket, random pruning and their own sanity checks, each
+# comparison at every pruned Pm where both of its branches ran (the ticket's levels the controls ran at).
+PAI_SOURCE = "Frankle et al. 2021"
+PAI_ABSTRACT = "Frankle et al. 2021, abstract"
+PAI_METHODS = {"snip": "SNIP", "grasp": "GraSP", "synflow": "SynFlow"}
+PAI_CHECKS = ("shuffle", "reinit", "invert")
+
+Part = tuple[str, str]  # (measured, verdict) of one comparison in a row: one method's, or the ticket's contrast
+
+
+def pai_names(data: dict[str, dict[float, dict]], method: str) -> dict[str, str]:
+    """The table's branch names of ``method`` ("") and its checks: ``snip``, ``snip_shuffle``, ... for the
+    default settings; where the table has the method at one non-default setting only (``snip-batches4``,
+    ``snip_shuffle-batches4``), those. A method's settings are its checks' too, so one tag names them all."""
+    heads = (method, *(f"{method}_{check}" for check in PAI_CHECKS))
+    tags = {b[len(b.split("-")[0]) :] for b in data if b.split("-")[0] in heads}
+    tag = next(iter(tags)) if len(tags) == 1 else ""
+    return {check: f"{method}{'_' + check if check else ''}{tag}" for check in ("", *PAI_CHECKS)}
+
+
+def pai_methods(data: dict[str, dict[float, dict]]) -> list[tuple[str, str, dict[str, str]]]:
+    """Each method's label, the label naming the non-default settings judged (``SNIP (batches4)``), and
+    its branch names (:func:`pai_names`)."""
+    out = []
+    for method, label in PAI_METHODS.items():
+        names = pai_names(data, method)
+        tag = names[""][len(method) :].lstrip("-")
+        out.append((label, f"{label} ({tag})" if tag else label, names))
+    return out
+
+
+def shared(a: dict[float, dict], b: dict[float, dict]) -> list[float]:
+    """The pruned levels (Pm %) both branches ran, densest first."""
+    return sorted((p for p in a if p in b and p < 100), reverse=True)
+
+
+def missing(data: dict[str, dict[float, dict]], name: str, other: str) -> Part | None:
+    """A part that says "not measured yet" and names the branch the table lacks (or that the two share no
+    pruned level); None when both were run at a level in common."""
+    absent = [n for n in (name, other) if not data.get(n)]
+    if absent:
+        return "", "not measured yet: no " + ", ".join(absent)
+    if not shared(data[name], data[other]):
+        return "", f"not measured yet: no level shared by {name} and {other}"
+    return None
+
+
+def not_measured(verdicts: list[str]) -> str:
+    """The "not measured yet" verdicts among ``verdicts`` as one: each missing branch named once."""
+    gaps: list[str] = []
+    for v in verdicts:
+        if v.startswith("not measured yet: no level"):
+            gaps.append(v.removeprefix("not measured yet: "))
+        elif v.startswith("not measured yet: no "):
+            gaps += v.removeprefix("not measured yet: no ").split(", ")
+    branches = sorted({g for g in gaps if " " not in g})
+    return "; ".join(([f"no {', '.join(branches)}"] if branches else []) + [g for g in gaps if " " in g])
+
+
+def compared(label: str, a: dict[float, dict], b: dict[float, dict], other: str) -> str:
+    """How ``a`` stands against ``b`` at their shared levels: at how many its mean accuracy is lower, lower
+    beyond the trial spread, higher beyond it; and both at the sparsest level with their trial ranges."""
+    pms = shared(a, b)
+    lower = [p for p in pms if a[p]["acc"] < b[p]["acc"]]
+    sides = [beyond(a[p], b[p], "acc") for p in pms]
+    s = pms[-1]
+    above = f", above it beyond the trial spread at {sides.count(1)}" if 1 in sides else ""
+    return (
+        f"{label} below {other} at {len(lower)} of {len(pms)} levels (Pm {', '.join(pm(p) for p in pms)}), "
+        f"beyond the trial spread at {sides.count(-1)}{above}; "
+        f"at Pm {pm(s)}: {ranged(a[s], 'acc')} vs {ranged(b[s], 'acc')}"
+    )
+
+
+def lower_part(data: dict, label: str, name: str, other: str, other_label: str, sparsest: bool = False) -> Part:
+    """``name`` reaches lower test accuracy than ``other``. Judged at every shared level, or with ``sparsest``
+    at the sparser half of them (at least one): reproduced where its mean is lower at more than half of the
+    levels judged, "within the trial spread" unless it is lower beyond the spread (trial ranges apart) at
+    more than half of them; else differs."""
+    gap = missing(data, name, other)
+    if gap:
+        return gap
+    a, b = data[name], data[other]
+    judged = shared(a, b)
+    if sparsest:
+        judged = judged[len(judged) // 2 :]  # densest first: the sparser half, the sparsest level of one or two
+    lower = [p for p in judged if a[p]["acc"] < b[p]["acc"]]
+    clearly = [p for p in lower if beyond(a[p], b[p], "acc") < 0]
+    verdict = "reproduced" if 2 * len(lower) > len(judged) else "differs"
+    if verdict == "reproduced" and 2 * len(clearly) <= len(judged):
+        verdict += ", within the trial spread"
+    measured = compared(label, a, b, other_label)
+    if sparsest:
+        measured += f" (judged at Pm {', '.join(pm(p) for p in judged)})"
+    return measured, verdict
+
+
+def not_lower_part(data: dict, label: str, name: str, other: str, other_label: str) -> Part:
+    """``name`` is at least as accurate as ``other``: reproduced where it is below it beyond the trial spread
+    at no shared level ("within the trial spread" where some mean is lower); partly where it is so at half
+    of the levels or fewer, naming them; else differs."""
+    gap = missing(data, name, other)
+    if gap:
+        return gap
+    a, b = data[name], data[other]
+    pms = shared(a, b)
+    lower = [p for p in pms if a[p]["acc"] < b[p]["acc"]]
+    clearly = [p for p in lower if beyond(a[p], b[p], "acc") < 0]
+    if not clearly:
+        verdict = "reproduced" + (", within the trial spread" if lower else "")
+    elif 2 * len(clearly) > len(pms):
+        verdict = "differs"
+    else:
+        verdict = f"partly: below beyond the trial spread at Pm {', '.join(pm(p) for p in clearly)}"
+    return compared(label, a, b, other_label), verdict
+
+
+def row_verdict(parts: dict[str, Part]) -> str:
+    """One verdict from the parts' (keyed by method, or by the ticket's contrast): reproduced where every
+    part measured is, naming those within the trial spread; differs where every part differs; else partly,
+    naming the parts not reproduced. The parts not measured follow, naming their missing branches."""
+    judged = {k: v for k, (_, v) in parts.items() if not v.startswith("not measured")}
+    absent = not_measured([v for _, v in parts.values()])
+    if not judged:
+        return "not measured yet: " + absent
+    loose = [k for k, v in judged.items() if v.endswith("within the trial spread")]
+    if all(v.startswith("reproduced") for v in judged.values()):
+        verdict = "reproduced"
+        if loose:
+            verdict += ", within the trial spread" + ("" if len(loose) == len(judged) else f" ({', '.join(loose)})")
+    elif all(v == "differs" for v in judged.values()):
+        verdict = "differs"
+    else:
+        failed = [f"{k}: {v.removeprefix('partly: ')}" for k, v in judged.items() if not v.startswith("reproduced")]
+        verdict = "partly: " + "; ".join(failed)
+    return verdict + ("; not measured yet: " + absent if absent else "")
+
+
+def pai_row(claim: str, source: str, parts: dict[str, Part]) -> tuple[str, str, str, str]:
+    measured = "; ".join(text for text, _ in parts.values() if text) or "branches not run yet"
+    return claim, source, measured, row_verdict(parts)
+
+
+def pai_ticket_row(data: dict) -> tuple[str, str, str, str]:
+    """F1: every method below the ticket of the same Pm, judged per method at the sparser half of the
+    shared levels, where the paper sees the gap widest."""
+    parts = {
+        label: lower_part(data, text, names[""], "ticket", "the ticket", sparsest=True)
+        for label, text, names in pai_methods(data)
+    }
+    claim = (
+        "SNIP, GraSP and SynFlow reach lower test accuracy than the IMP ticket of the same Pm, "
+        "most clearly at the smallest sizes"
+    )
+    return pai_row(claim, PAI_ABSTRACT, parts)
+
+
+def pai_random_row(data: dict) -> tuple[str, str, str, str]:
+    """F2: every method at least as accurate as random pruning (``random``: the ticket's per-layer counts,
+    weights drawn at random) at every shared level."""
+    parts = {
+        label: not_lower_part(data, text, names[""], "random", "random pruning")
+        for label, text, names in pai_methods(data)
+    }
+    claim = (
+        "SNIP, GraSP and SynFlow are at least as accurate as random pruning of the same Pm (paper: they outperform it)"
+    )
+    return pai_row(claim, PAI_ABSTRACT, parts)
+
+
+def check_parts(data: dict, check: str, control: str) -> dict[str, Part]:
+    """F3 and F4: the method's ``check`` (shuffle, reinit) is not below the method, for each method; the
+    ticket's own ``control`` (random, reinit) is below the ticket: the check can tell a set of weights apart."""
+    parts = {
+        label: not_lower_part(data, f"{text} {check}", names[check], names[""], text)
+        for label, text, names in pai_methods(data)
+    }
+    parts[f"ticket ({control})"] = lower_part(data, control, control, "ticket", "the ticket")
+    return parts
+
+
+def pai_shuffle_row(data: dict) -> tuple[str, str, str, str]:
+    """F3: shuffling a method's mask within each layer keeps its accuracy; shuffling the ticket's lowers it."""
+    claim = (
+        "Shuffling a method's mask within each layer does not lower its accuracy; "
+        "the ticket's layer-wise shuffle (random pruning) does"
+    )
+    return pai_row(claim, PAI_ABSTRACT, check_parts(data, "shuffle", "random"))
+
+
+def pai_reinit_row(data: dict) -> tuple[str, str, str, str]:
+    """F4: reinitializing a method's weights keeps its accuracy; reinitializing the ticket's lowers it."""
+    claim = "Reinitializing a method's weights does not lower its accuracy; reinitializing the ticket's does"
+    return pai_row(claim, PAI_ABSTRACT, check_parts(data, "reinit", "reinit"))
+
+
+def pai_invert_row(data: dict) -> tuple[str, str, str, str]:
+    """F5: the inverted ranking (the weights a method would remove) is below SNIP and SynFlow, not below GraSP."""
+    parts = {}
+    for label, text, names in pai_methods(data):
+        judge = not_lower_part if label == "GraSP" else lower_part
+        parts[label] = judge(data, f"{text} inverted", names["invert"], names[""], text)
+    claim = "Inverting the scores hurts SNIP and SynFlow, but not GraSP (inverted GraSP matches or beats GraSP)"
+    return pai_row(claim, PAI_SOURCE, parts)
+
+
+def both_checks(label: str, shuffle: str, reinit: str) -> Part:
+    """A method's shuffle and reinit verdicts together: reproduced where both keep its accuracy, differs
+    where neither does, partly where one does."""
+    verdicts = (shuffle, reinit)
+    absent = not_measured(list(verdicts))
+    if absent:
+        return "", "not measured yet: " + absent
+    held = [c for c, v in zip(("shuffle", "reinit"), verdicts) if v.startswith("reproduced")]
+    if len(held) == 2:
+        verdict = "reproduced" + (", within the trial spread" if any("within" in v for v in verdicts) else "")
+    else:
+        verdict = f"partly: only its {held[0]} check keeps its accuracy" if held else "differs"
+    return f"{label}: shuffle {shuffle}, reinit {reinit}", verdict
+
+
+def pai_density_row(data: dict) -> tuple[str, str, str, str]:
+    """The conclusion of F3 and F4 together, per method: its shuffle and reinit checks both keep its accuracy
+    (:func:`both_checks`). Where the ticket's own shuffle (random) and reinit do not lower the ticket
+    either, the checks tell no set of weights apart on this net: not decided."""
+    shuffle, reinit = check_parts(data, "shuffle", "random"), check_parts(data, "reinit", "reinit")
+    parts = {label: both_checks(label, shuffle[label][1], reinit[label][1]) for label in PAI_METHODS.values()}
+    contrast = (shuffle["ticket (random)"][1], reinit["ticket (reinit)"][1])
+    claim, source, measured, verdict = pai_row(
+        "So the methods find a per-layer density, not a set of weights", f"{PAI_ABSTRACT}; the two rows above", parts
+    )
+    if contrast == ("differs", "differs") and not verdict.startswith(("not measured", "differs")):
+        verdict = "not decided: the ticket's own shuffle (random) and reinit do not lower it either"
+    return claim, source, f"{measured}; ticket: random {contrast[0]}, reinit {contrast[1]}", verdict
+
+
+def pai_claims(data: dict[str, dict[float, dict]]) -> list[tuple[str, str, str, str]]:
+    """The findings of Frankle et al. 2021 on pruning at initialization, one row each, judged as
+    :func:`claims` judges LeNet's. A finding whose branches the table lacks says "not measured yet" and
+    names them; one judged on some methods only names the others' missing branches after its verdict."""
+    return [
+        pai_ticket_row(data),
+        pai_random_row(data),
+        pai_shuffle_row(data),
+        pai_reinit_row(data),
+        pai_invert_row(data),
+        pai_density_row(data),
+    ]
+
+
+CLAIMS = {"lenet": claims, "conv2": conv2_claims, "pai": pai_claims}
 
 
 def markdown(rows: list[tuple[str, str, str, str]]) -> str:

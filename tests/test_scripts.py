@@ -217,3 +217,152 @@ def test_conv2_claims_judge_speed_accuracy_reinit_and_gap():
     _, accuracy, _, gap = paper_claims.conv2_claims({"ticket": short})
     assert accuracy[3] == "not decided: +0.10 points, within the trial spread; not measured below Pm 41%"
     assert gap[3] == "not measured yet below Pm 41%"
+
+
+# Pruning at initialization (Frankle et al. 2021) on the mnist-pai target's grid: Pm 21.1, 6.95, 3.58, 1.85 %.
+PAI_GRID = [21.1, 6.95, 3.58, 1.85]
+
+
+def branch(acc: float, spread: float = 0.1, levels: list[float] = PAI_GRID) -> dict:
+    return {p: point(acc, 2000, spread, 100) for p in levels}
+
+
+def pai_table() -> dict:
+    """A made-up report where every finding holds beyond the trial spread (ranges of +-0.1 points): the
+    ticket at 98.3%, the methods at 97.0% with their shuffle and reinit checks at 97.1%, random pruning at
+    96.0%, the ticket's reinit at 96.5%; inverted SNIP and SynFlow at 90%, inverted GraSP at 97.2%."""
+    data = {"ticket": {100.0: point(98.0, 4000, 0.1, 100), **branch(98.3)}, "random": branch(96.0)}
+    data["reinit"] = branch(96.5)
+    for method in ("snip", "grasp", "synflow"):
+        data[method] = branch(97.0)
+        data[f"{method}_shuffle"] = branch(97.1)
+        data[f"{method}_reinit"] = branch(97.1)
+        data[f"{method}_invert"] = branch(97.2 if method == "grasp" else 90.0)
+    return data
+
+
+def pai_verdicts(data: dict) -> list[str]:
+    return [verdict for _, _, _, verdict in paper_claims.pai_claims(data)]
+
+
+def test_pai_findings_reproduced_where_the_run_agrees_with_the_paper():
+    rows = paper_claims.pai_claims(pai_table())
+    assert [verdict for *_, verdict in rows] == ["reproduced"] * 6
+    below_ticket = rows[0][2]
+    assert "SNIP below the ticket at 4 of 4 levels (Pm 21.1%, 6.95%, 3.58%, 1.85%), beyond the trial spread at 4" in (
+        below_ticket
+    )
+    assert "at Pm 1.85%: 97.00% [96.90, 97.10] vs 98.30% [98.20, 98.40] (judged at Pm 3.58%, 1.85%)" in below_ticket
+    assert (
+        "SynFlow below random pruning at 0 of 4 levels" in rows[1][2]
+        and "above it beyond the trial spread at 4" in rows[1][2]
+    )
+    assert "random below the ticket at 4 of 4 levels" in rows[2][2] and "reinit below the ticket" in rows[3][2]
+
+
+def test_pai_findings_say_how_the_run_differs():
+    data = pai_table()
+    for method in ("snip", "grasp", "synflow"):
+        data[method] = branch(98.6)  # above the ticket, and so above random pruning
+        data[f"{method}_shuffle"] = data[f"{method}_reinit"] = branch(95.0)
+    data["random"] = data["reinit"] = branch(98.3)  # the ticket's own checks keep its accuracy
+    data["snip_invert"] = data["synflow_invert"] = branch(98.7)
+    data["grasp_invert"] = branch(90.0)
+    f1, f2, f3, f4, f5, density = pai_verdicts(data)
+    assert (f1, f3, f4, f5, density) == ("differs",) * 5
+    assert f2 == "reproduced"
+    # one method, and one level of another, against the paper: partly, naming them
+    data = pai_table()
+    data["synflow_shuffle"] = branch(95.0)
+    data["grasp_shuffle"][1.85] = point(96.0, 2000, 0.1, 100)
+    f3, density = pai_verdicts(data)[2], pai_verdicts(data)[5]
+    assert f3 == "partly: GraSP: below beyond the trial spread at Pm 1.85%; SynFlow: differs"
+    assert (
+        density
+        == "partly: GraSP: only its reinit check keeps its accuracy; SynFlow: only its reinit check keeps its accuracy"
+    )
+
+
+def test_pai_methods_below_the_ticket_are_judged_at_the_sparsest_levels():
+    """The paper sees the methods below the ticket most clearly at the smallest sizes: above it at the two
+    densest levels and below at the two sparsest is reproduced; the reverse differs."""
+    data = pai_table()
+    for method in ("snip", "grasp", "synflow"):
+        data[method] = {**branch(98.6, levels=[21.1, 6.95]), **branch(97.0, levels=[3.58, 1.85])}
+    assert pai_verdicts(data)[0] == "reproduced"
+    for method in ("snip", "grasp", "synflow"):
+        data[method] = {**branch(97.0, levels=[21.1, 6.95]), **branch(98.6, levels=[3.58, 1.85])}
+    assert pai_verdicts(data)[0] == "differs"
+
+
+def test_pai_verdicts_say_when_the_trial_spread_cannot_decide():
+    data = pai_table()
+    data["grasp"] = branch(98.25)  # below the ticket by less than the spread, its checks beside it
+    data["grasp_shuffle"] = data["grasp_reinit"] = data["grasp_invert"] = branch(98.3)
+    data["snip_shuffle"] = branch(96.95)  # below SNIP by less than the spread: still not lower
+    data["snip_reinit"] = branch(96.95)
+    data["reinit"] = branch(98.25)  # the ticket's reinit below it by less than the spread
+    f1, _, f3, f4, _, density = pai_verdicts(data)
+    assert f1 == "reproduced, within the trial spread (GraSP)"
+    assert f3 == "reproduced, within the trial spread (SNIP)"
+    assert f4 == "reproduced, within the trial spread (SNIP, ticket (reinit))"
+    assert density == "reproduced, within the trial spread (SNIP)"
+    # the ticket's own shuffle and reinit not below it: the checks tell no set of weights apart
+    data["random"] = data["reinit"] = branch(98.4)
+    assert pai_verdicts(data)[5] == "not decided: the ticket's own shuffle (random) and reinit do not lower it either"
+
+
+def test_pai_findings_name_the_branches_not_measured_yet():
+    data = pai_table()
+    del data["grasp_shuffle"], data["synflow"]
+    f1, f2, f3, _, _, density = pai_verdicts(data)
+    assert f1 == f2 == "reproduced; not measured yet: no synflow"
+    assert f3 == "reproduced; not measured yet: no grasp_shuffle, synflow"
+    assert density == "reproduced; not measured yet: no grasp_shuffle, synflow"
+    only_ticket = pai_verdicts({"ticket": pai_table()["ticket"]})
+    assert only_ticket[0] == "not measured yet: no grasp, snip, synflow"
+    assert (
+        only_ticket[2]
+        == "not measured yet: no grasp, grasp_shuffle, random, snip, snip_shuffle, synflow, synflow_shuffle"
+    )
+    assert only_ticket[4] == "not measured yet: no grasp, grasp_invert, snip, snip_invert, synflow, synflow_invert"
+    # run at levels the other branch never ran: nothing to compare
+    data = pai_table()
+    data["snip"] = branch(97.0, levels=[50.0])
+    assert pai_verdicts(data)[0] == "reproduced; not measured yet: no level shared by snip and ticket"
+
+
+def test_pai_judges_a_method_run_at_one_non_default_setting():
+    data = pai_table()
+    for name in ("snip", "snip_shuffle", "snip_reinit", "snip_invert"):
+        data[f"{name}-batches4"] = data.pop(name)
+    rows = paper_claims.pai_claims(data)
+    assert [verdict for *_, verdict in rows] == ["reproduced"] * 6
+    assert "SNIP (batches4) shuffle below SNIP (batches4)" in rows[2][2]
+    data["snip"] = branch(97.0)  # the defaults beside it: those are judged, and their checks are missing
+    assert pai_verdicts(data)[2] == "reproduced; not measured yet: no snip_shuffle"
+
+
+def test_pai_claims_read_a_real_report(tmp_path, capsys):
+    """paper_claims --net pai on the table.csv of a real `lottery report`: SNIP with its shuffle, random pruning
+    and the ticket's reinit on the embedded digits; GraSP and SynFlow not run."""
+    from conftest import TINY_RUN
+
+    from lottery.cli import main
+
+    runs = tmp_path / "runs"
+    flags = ["--levels", "2", "--snip-draws", "1", "--snip-shuffle-draws", "1", "--random-draws", "1"]
+    assert main([*TINY_RUN, *flags, "--reinit-draws", "1", "--out", str(runs), "--no-progress", "--workers", "1"]) == 0
+    (folder,) = runs.iterdir()
+    assert main(["report", str(folder), "--out", str(tmp_path / "report")]) == 0
+    capsys.readouterr()
+    paper_claims.main(["--net", "pai", str(tmp_path / "report" / "table.csv")])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| paper's claim | source | measured | verdict |" and len(lines) == 2 + 6
+    cells = [line[2:-2].split(" | ") for line in lines[2:]]
+    pms = sorted((p for p in paper_claims.read(tmp_path / "report" / "table.csv")["ticket"] if p < 100), reverse=True)
+    levels = f"2 levels (Pm {paper_claims.pm(pms[0])}, {paper_claims.pm(pms[1])})"
+    assert "SNIP below the ticket at" in cells[0][2] and levels in cells[0][2]
+    assert cells[0][3].endswith("not measured yet: no grasp, synflow")
+    assert "SNIP shuffle below SNIP at" in cells[2][2] and "random below the ticket" in cells[2][2]
+    assert cells[4][3] == "not measured yet: no grasp, grasp_invert, snip_invert, synflow, synflow_invert"
