@@ -74,34 +74,35 @@ def _setting(default, help: str):
     return field(default=default, metadata={"help": help})
 
 
-@dataclass(frozen=True)
-class SnipSettings:
-    batches: int = _setting(1, "SNIP: batches of the training split it scores (paper: 1)")
-    batch_size: int = _setting(100, "SNIP: examples per scoring batch")
-    layerwise: bool = _setting(False, "keep the ticket's count in every layer instead of ranking layers together")
+LAYERWISE_HELP = "keep the ticket's count in every layer instead of ranking layers together"
+
+
+class _CheckedSettings:
+    """A method's settings are checked when made (dataclasses call ``__post_init__``)."""
 
     def __post_init__(self):
         _check_settings(self)
 
 
 @dataclass(frozen=True)
-class GraspSettings:
+class SnipSettings(_CheckedSettings):
+    batches: int = _setting(1, "SNIP: batches of the training split it scores (paper: 1)")
+    batch_size: int = _setting(100, "SNIP: examples per scoring batch")
+    layerwise: bool = _setting(False, LAYERWISE_HELP)
+
+
+@dataclass(frozen=True)
+class GraspSettings(_CheckedSettings):
     batches: int = _setting(1, "GraSP: batches of the training split it scores (paper: 1)")
     batch_size: int = _setting(100, "GraSP: examples per scoring batch (paper: 10 per class of CIFAR-10)")
     temperature: float = _setting(200.0, "GraSP: the logits are divided by this when scoring (paper's code: 200)")
-    layerwise: bool = _setting(False, "keep the ticket's count in every layer instead of ranking layers together")
-
-    def __post_init__(self):
-        _check_settings(self)
+    layerwise: bool = _setting(False, LAYERWISE_HELP)
 
 
 @dataclass(frozen=True)
-class SynflowSettings:
+class SynflowSettings(_CheckedSettings):
     rounds: int = _setting(100, "SynFlow: pruning rounds on the exponential schedule (paper: 100)")
-    layerwise: bool = _setting(False, "keep the ticket's count in every layer instead of ranking layers together")
-
-    def __post_init__(self):
-        _check_settings(self)
+    layerwise: bool = _setting(False, LAYERWISE_HELP)
 
 
 Settings = SnipSettings | GraspSettings | SynflowSettings
