@@ -21,11 +21,13 @@ only the other gains).
     python benchmarks/conv_speed.py                          # a whole Conv-2 level: hours on a CPU
     python benchmarks/conv_speed.py --iterations 300         # ~15 minutes on 2 busy cores
     python benchmarks/conv_speed.py --iterations 300 --no-workers
+    python benchmarks/conv_speed.py --iterations 100 --workers-only --rounds 3   # ~8 minutes on 2 idle cores
 """
 
 import argparse
 import multiprocessing as mp
 import os
+import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -183,8 +185,13 @@ def main() -> None:
     parser.add_argument("--net", choices=sorted(CHANNELS), default="conv2")
     parser.add_argument("--iterations", type=int, help="iterations per training (default: the paper's level)")
     parser.add_argument("--data-dir", type=Path, default=CIFAR_JPEG, help="CIFAR-10 (JPEG copy) (default %(default)s)")
-    parser.add_argument("--no-workers", action="store_true", help="skip the 2-workers-against-1 comparison")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--no-workers", action="store_true", help="skip the 2-workers-against-1 comparison")
+    group.add_argument("--workers-only", action="store_true", help="run only the 2-workers-against-1 comparison")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of that comparison (median)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     net = args.net
     sizes = [
         sum(p.numel() for p in m.parameters()) for m in (plain_net(net), get_model_spec(net).build((3, 32, 32), 10))
@@ -201,6 +208,13 @@ def main() -> None:
         f"1 thread; load average at start {os.getloadavg()[0]:.1f}",
         flush=True,
     )
+    if not args.workers_only:
+        compare_with_plain_loop(data, hp, net)
+    if not args.no_workers:
+        compare_workers(data, args.data_dir, hp, net, args.rounds)
+
+
+def compare_with_plain_loop(data: DataSplits, hp: TrainingHparams, net: str) -> None:
     seconds = {"plain loop, full protocol (5K + 10K every evaluation)": reference(data, hp, net)}
     print(f"  plain loop done, load average {os.getloadavg()[0]:.1f}", flush=True)
     precisions = ["fp32"] + (["bf16"] if native_bf16(torch.device("cpu")) else [])
@@ -218,14 +232,25 @@ def main() -> None:
     print(f"{'':<56} {'wall s':>7} {'ratio':>6} {'CPU s':>7} {'ratio':>6}  (ratio: the plain loop's time / this)")
     for name, t in seconds.items():
         print(f"{name:<56} {t.wall:>7.0f} {base.wall / t.wall:>5.2f}x {t.cpu:>7.0f} {base.cpu / t.cpu:>5.2f}x")
-    if not args.no_workers:
-        one_after_another = sum(lottery_level(data, hp, net, seed)[0].wall for seed in (0, 1))
-        together = two_workers(args.data_dir, hp, net)
+
+
+def compare_workers(data: DataSplits, data_dir: Path, hp: TrainingHparams, net: str, rounds: int) -> None:
+    """Two fp32 networks one after another in this process against the same two in two worker processes,
+    alternating, ``rounds`` times; the median of each side."""
+    sequential, parallel = [], []
+    for r in range(rounds):
+        sequential.append(sum(lottery_level(data, hp, net, seed)[0].wall for seed in (0, 1)))
+        parallel.append(two_workers(data_dir, hp, net))
         print(
-            f"two fp32 networks: one after another in one process {one_after_another:.0f} s, in two processes "
-            f"of one thread {together:.0f} s: {one_after_another / together:.2f}x; "
-            f"load average at end {os.getloadavg()[0]:.1f}"
+            f"  round {r + 1}: one after another {sequential[-1]:.0f} s, two workers {parallel[-1]:.0f} s; "
+            f"load average {os.getloadavg()[0]:.1f}",
+            flush=True,
         )
+    one, two = statistics.median(sequential), statistics.median(parallel)
+    print(
+        f"two fp32 networks (median of {rounds}): one after another in one process {one:.0f} s, in two processes "
+        f"of one thread {two:.0f} s: {one / two:.2f}x"
+    )
 
 
 if __name__ == "__main__":
