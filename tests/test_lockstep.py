@@ -8,7 +8,7 @@ from conftest import TINY_RUN, make_splits
 from lottery.cli import main
 from lottery.executors import LocalExecutor
 from lottery.experiments import Experiment, run_experiment
-from lottery.experiments.runner import split_evenly
+from lottery.experiments.runner import split_evenly, task_count
 from lottery.hparams import ExperimentHparams, TrainingHparams
 from lottery.options import SpeedOptions
 from lottery.storage import load_json, load_tensors
@@ -109,8 +109,19 @@ def test_lockstep_over_workers_splits_every_level_evenly(tmp_path, one_level_at_
 def test_lockstep_tasks_never_exceed_the_networks_trained_together(tmp_path):
     executor = RecordingExecutor(parallelism=2)
     got = run_whole_experiment(tmp_path, SMALL, together=3, executor=executor)
-    assert executor.task_counts == [2, 3, 3]  # 8 networks of a level, at most 3 per task: 3 tasks, not 2
-    assert max(summary["trained_together"] for *_, summary in got.values()) == 3
+    # 8 networks of a level, at most 3 per task: 4 tasks of 2, two for each worker (not 3, not 2)
+    assert executor.task_counts == [2, 4, 4]
+    assert max(summary["trained_together"] for *_, summary in got.values()) == 2  # within the limit of 3
+
+
+def test_task_count_gives_every_worker_as_many_tasks():
+    assert task_count(33, 8, 2) == 6  # 6 tasks of 5-6 networks, 3 per worker; 5 would leave one idle
+    assert task_count(3, 8, 2) == 2  # the 3 ticket networks of a level: 2 + 1
+    assert task_count(8, 16, 3) == 3
+    assert task_count(2, 16, 3) == 2  # never more tasks than networks
+    assert task_count(16, 8, 2) == 2
+    assert task_count(17, 8, None) == 3  # a cluster of unknown size: only the limit of 8 together
+    assert task_count(1, 8, None) == 1
 
 
 def test_split_evenly():

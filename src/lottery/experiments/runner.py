@@ -87,18 +87,30 @@ def run_in_waves(exp: Experiment, todo: list[Unit], executor: Executor, on_done)
 
 def run_levels_split(exp: Experiment, todo: list[Unit], executor: Executor, on_done) -> None:
     """Lockstep over an executor: level by level, each level's units split evenly into one task per
-    worker (more where a share would exceed ``speed.together`` networks), each task training its
-    share together. Balancing every level keeps all workers busy (the paper's LeNet sweep, 5 trials
+    worker (more where a share would exceed ``speed.together`` networks: :func:`task_count`), each task
+    training its share together. Balancing every level keeps all workers busy (the paper's LeNet sweep, 5 trials
     x 3 networks per level on 2 workers: 8 + 7 networks, where one task per trial would leave a
     worker idle for a third of the time). ``on_done(n)``: n more units finished (a progress bar)."""
     for wave in waves(todo):
-        parts = max(-(-len(wave) // exp.speed.together), min(len(wave), executor.parallelism or 1))
+        parts = task_count(len(wave), exp.speed.together, executor.parallelism)
         map_jobs(
             exp,
             [[Call(run_in_lockstep, (tuple(share),))] for share in split_evenly(wave, parts)],
             executor,
         )
         on_done(len(wave))
+
+
+def task_count(networks: int, together: int, workers: int | None) -> int:
+    """How many tasks a level of ``networks`` is split into: enough that none trains more than
+    ``together``, rounded up to a multiple of ``workers`` so that each worker gets as many tasks
+    (33 networks at 8 together on 2 workers: 6 tasks of 5-6, not 5 of 6-7, whose last would leave a
+    worker idle for a third of the level), and never more tasks than networks. ``workers=None``: a
+    cluster of unknown size."""
+    tasks = -(-networks // together)
+    if workers:
+        tasks = -(-tasks // workers) * workers
+    return max(1, min(networks, tasks))
 
 
 def split_evenly(items: list, parts: int) -> list[list]:
