@@ -371,7 +371,29 @@ def conv_accuracy_row(ticket: dict[float, dict]) -> tuple[str, str, str, str]:
     return claim, source, measured, verdict
 
 
-def conv_reinit_row(reinit: dict[float, dict] | None, ticket: dict[float, dict]) -> tuple[str, str, str, str]:
+def own_budget(kind: str) -> int:
+    """The training budget a control kind names (``reinit-iterations20000`` -> 20000; ``reinit`` -> 0: the
+    experiment's, the shortest: a control gets a budget of its own only to train longer)."""
+    tag = kind.partition("-")[2]
+    return int(tag.removeprefix("iterations")) if tag.startswith("iterations") else 0
+
+
+def longest_budget(data: dict[str, dict[float, dict]], branch: str) -> tuple[dict[float, dict], dict[float, str]]:
+    """The control ``branch`` at each Pm from its longest-budget run there (``reinit-iterations20000`` over
+    ``reinit``, whose early stop a shorter budget may cut off), and the kind each point comes from."""
+    kinds = sorted((k for k in data if k == branch or k.startswith(f"{branch}-iterations")), key=own_budget)
+    points: dict[float, dict] = {}
+    source: dict[float, str] = {}
+    for kind in kinds:  # shortest budget first: a longer one replaces it where both ran
+        points.update(data[kind])
+        source.update(dict.fromkeys(data[kind], kind))
+    return points, source
+
+
+def conv_reinit_row(
+    reinit: dict[float, dict] | None, ticket: dict[float, dict], budget: str = ""
+) -> tuple[str, str, str, str]:
+    """``budget``: where the reinit points come from, when not all from the experiment's budget."""
     claim = "Randomly reinitialized Conv-2 tickets learn slower and reach lower test accuracy than the tickets"
     source = "Section 3, Figure 5"
     shared = sorted((p for p in (reinit or {}) if p in ticket), reverse=True)
@@ -384,6 +406,7 @@ def conv_reinit_row(reinit: dict[float, dict] | None, ticket: dict[float, dict])
     measured = (
         f"later early stop at {len(slower)} and lower accuracy at {len(worse)} of {len(shared)} levels "
         f"(Pm {levels({p: reinit[p] for p in shared})}), lower beyond the trial spread at {len(clearly_worse)}"
+        + (f"; {budget}" if budget else "")
     )
     both = 2 * len(slower) > len(shared) and 2 * len(worse) > len(shared)
     verdict = "reproduced" if both else "partly" if slower or worse else "differs"
@@ -413,10 +436,16 @@ def conv_gap_row(ticket: dict[float, dict]) -> tuple[str, str, str, str]:
 def conv2_claims(data: dict[str, dict[float, dict]]) -> list[tuple[str, str, str, str]]:
     """The Conv-2 claims of Section 3, one row each, judged as :func:`claims` judges LeNet's."""
     ticket = data["ticket"]
+    reinit, kinds = longest_budget(data, "reinit")
+    own = {p: own_budget(k) for p, k in kinds.items() if own_budget(k) and p in ticket}  # Pm -> its budget
+    budget = "; ".join(
+        f"reinit at Pm {', '.join(pm(p) for p in sorted(own, reverse=True) if own[p] == n)} trained to iteration {n:,}"
+        for n in sorted(set(own.values()))
+    )
     return [
         conv_faster_row(ticket),
         conv_accuracy_row(ticket),
-        conv_reinit_row(data.get("reinit"), ticket),
+        conv_reinit_row(reinit or None, ticket, budget),
         conv_gap_row(ticket),
     ]
 

@@ -118,7 +118,9 @@ for net, conv_rate in CONV_RATES.items():
             *("--trials", "2", "--levels", "6"),
             *("--prune-conv", conv_rate, "--prune-fc", "0.36", "--prune-output", "0.19"),
         ],
-        "branches": ["--reinit-draws", "1", "--control-levels", "2,4,5,6"],
+        # The reinit control learns slower: at 5,000 iterations its early stop falls in the last tenth at Pm
+        # 41% and at the very end below, so it trains to the paper's 20,000 (the same network up to 5,000).
+        "branches": ["--reinit-draws", "1", "--reinit-iterations", "20000", "--control-levels", "2,4,6"],
         "curves": "",  # Figure 5 reads no curve: the test set is evaluated only where its numbers need it
     }
     if net == "conv2":

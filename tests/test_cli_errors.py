@@ -43,6 +43,7 @@ def experiment_folder(tmp_path, argv):
         (["--levels", "-1"], "must be 0 or more"),
         (["--iterations", "-5"], "must be a positive integer"),
         (["--iterations", "ten"], "invalid"),
+        (["--reinit-draws", "1", "--reinit-iterations", "0"], "must be a positive integer"),
     ],
 )
 def test_usage_errors_exit_2(capsys, tmp_path, argv, message):
@@ -151,6 +152,15 @@ def refused(capsys, out, argv):
         (["--reinit-draws", "1", "--control-levels", ","], "--control-levels: names no level"),
         (["--oneshot", ""], "--oneshot: names no level"),
         (["--control-levels", "1"], "--control-levels 1 limits the controls, but none is requested"),
+        (["--reinit-iterations", "80"], "--reinit-iterations 80 is unused: add --reinit-draws N"),
+        (
+            ["--random-draws", "1", "--random-iterations", "40"],
+            "--random-iterations 40 is the experiment's --iterations",
+        ),
+        (
+            ["--rewind", "20", "--reinit-draws", "1", "--reinit-iterations", "10"],
+            "--reinit-iterations 10 ends before the control starts, at iteration 20",
+        ),
     ],
 )
 def test_bad_settings_are_refused_before_any_folder_exists(capsys, tmp_path, argv, message):

@@ -8,10 +8,20 @@ from conftest import make_splits
 from scipy.stats import ks_2samp
 
 from lottery.experiments import TICKET, Experiment, ExperimentFolder, run_experiment
-from lottery.experiments.controls import random_mask, reinit_state, run_random_level, run_reinit_level
+from lottery.experiments.branch_settings import Draws
+from lottery.experiments.branches import branch_order
+from lottery.experiments.controls import (
+    ControlSettings,
+    random_mask,
+    reinit_state,
+    run_random_level,
+    run_reinit_level,
+)
 from lottery.experiments.oneshot import ONESHOT, oneshot_mask, run_oneshot_level
 from lottery.experiments.runner import plan
 from lottery.errors import UsageError
+from lottery.options import SpeedOptions
+from lottery.report.plots import style
 from lottery.hparams import DatasetHparams, ExperimentHparams, PruningHparams, TrainingHparams
 from lottery.pruning import keep_largest
 from lottery.pruning import density
@@ -219,3 +229,57 @@ def test_control_levels_limit_the_controls_not_the_ticket_chain(done):
     assert sorted(controls) == sorted((b, LEVELS) for b in expected)
     with pytest.raises(UsageError, match=r"outside 1\.\.2"):
         plan(done, 1, LEVELS, control_levels=[0, LEVELS], reinit_draws=1)
+
+
+def test_a_control_with_its_own_budget_trains_to_it_in_its_own_folder(tmp_path):
+    budget = TINY.training.iterations + 20
+    with Experiment(TINY, tmp_path, data=small_data(), progress=False) as exp:
+        run_experiment(exp, 1, 1, reinit_draws=1)
+        run_experiment(exp, 1, 1, reinit_draws=Draws(1, ControlSettings(budget)))
+        trial = exp.paths.trial(0)
+        longer, shorter = (load_json(trial.level(b, 1).metrics) for b in (f"reinit-iterations{budget}_0", "reinit_0"))
+    assert longer["control"]["iterations"] == budget and "iterations" not in shorter["control"]
+    assert longer["curve"]["val_loss"]["iterations"][-1] == budget
+    assert shorter["curve"]["val_loss"]["iterations"][-1] == TINY.training.iterations
+    # the same weights, mask and data order: the same network up to the shorter budget, then more training
+    n = len(shorter["curve"]["val_loss"]["iterations"])
+    assert longer["curve"]["val_loss"]["iterations"][:n] == shorter["curve"]["val_loss"]["iterations"]
+    assert longer["curve"]["val_loss"]["values"][:n] == pytest.approx(shorter["curve"]["val_loss"]["values"], rel=1e-5)
+    assert longer["curve"]["val_loss"]["values"][-1] != pytest.approx(shorter["curve"]["val_loss"]["values"][-1])
+
+
+def test_networks_of_other_budgets_never_train_together(tmp_path):
+    budget = TINY.training.iterations + 10
+    speed = SpeedOptions(together=8)
+    with Experiment(TINY, tmp_path, data=small_data(), progress=False, speed=speed) as exp:
+        run_experiment(exp, 1, 1, reinit_draws=2, random_draws=Draws(1, ControlSettings(budget)))
+        trial = exp.paths.trial(0)
+        records = {
+            b: load_json(trial.level(b, 1).metrics) for b in ("reinit_0", "reinit_1", f"random-iterations{budget}_0")
+        }
+    ends = {b: m["curve"]["val_loss"]["iterations"][-1] for b, m in records.items()}
+    together = {b: m["summary"]["trained_together"] for b, m in records.items()}
+    assert ends == {"reinit_0": 30, "reinit_1": 30, f"random-iterations{budget}_0": budget}
+    # level 1 of the ticket and of both reinit draws train together; the longer control alone
+    assert together == {"reinit_0": 3, "reinit_1": 3, f"random-iterations{budget}_0": 1}
+
+
+def test_a_control_budget_sorts_and_draws_with_its_control():
+    assert branch_order("reinit-iterations20000")[0] == branch_order("reinit")[0] < branch_order("random")[0]
+    assert style("reinit-iterations20000").label == "random reinit (iterations20000)"
+
+
+@pytest.mark.parametrize(
+    "requests,message",
+    [
+        (dict(reinit_draws=Draws(1, ControlSettings(TINY.training.iterations))), "is the experiment's --iterations"),
+        (dict(random_draws=Draws(1, ControlSettings(5))), "ends before the control starts, at iteration 10"),
+    ],
+)
+def test_a_control_budget_that_changes_nothing_or_ends_before_the_start_is_refused(tmp_path, requests, message):
+    rewound = replace(TINY, rewind_iteration=10)
+    with Experiment(rewound, tmp_path, data=small_data(), progress=False) as exp:
+        with pytest.raises(UsageError, match=message):
+            plan(exp, 1, 1, **requests)
+    with pytest.raises(UsageError, match="positive number"):
+        ControlSettings(0)

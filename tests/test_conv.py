@@ -420,6 +420,7 @@ def test_figure5_one_line_per_net(tmp_path):
             ("ticket", 1, 1, 0.5, 500, 0.66),
             ("reinit_0", 0, 1, 0.5, 1200, 0.55),
             ("reinit_1", 0, 1, 0.5, 1400, 0.53),
+            ("reinit-iterations3000_0", 0, 1, 0.5, 2100, 0.57),  # the control at a budget of its own
         ],
     )
     conv4 = _fake_experiment(
@@ -429,9 +430,11 @@ def test_figure5_one_line_per_net(tmp_path):
     assert [(s.label, s.branch) for s in series] == [
         ("conv2", "ticket"),
         ("conv2", "reinit"),
+        ("conv2", "reinit-iterations3000"),
         ("conv4 dropout 0.5", "ticket"),
     ]
-    ticket, reinit, _ = series
+    ticket, reinit, longer, _ = series
+    assert [st.mean for st in longer.stats["early_stop_iteration"]] == [1000, 2100]
     assert ticket.density == [1.0, 0.5]
     assert [st.mean for st in ticket.stats["early_stop_iteration"]] == [1000, 600]
     assert [(st.low, st.high) for st in ticket.stats["test_acc_at_early_stop"]] == [(0.60, 0.62), (0.65, 0.66)]

@@ -18,7 +18,7 @@ from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
 from lottery.report import aggregate, load_experiment
 from lottery.experiments.branches import figure_branches
 from lottery.report.labels import experiment_title
-from lottery.report.figures import default_curve_levels, mean_curve, with_dense_start
+from lottery.report.figures import default_curve_levels, figure_kinds, mean_curve, with_dense_start
 from lottery.report.paper import make_report
 from lottery.report.plots import plot_metric, plt
 from lottery.storage import load_json
@@ -209,3 +209,9 @@ def test_figures_and_tables_of_the_jpeg_copy_are_labelled_as_such(tmp_path):
     assert label in svg_texts(tmp_path / "fig7.svg")
     tiny = DatasetHparams("tiny")  # any other data set keeps its registry name
     assert experiment_title("x", replace(hp, dataset=tiny), 2) == "lenet_300_100 on tiny, 2 trials (x)"
+
+
+def test_a_figure_draws_its_branches_run_at_other_settings_next_to_them():
+    present = {"ticket", "reinit", "reinit-iterations20000", "random", "snip", "snip-batches4"}
+    assert figure_kinds(present, 4) == ("ticket", "reinit", "reinit-iterations20000")
+    assert figure_kinds(present, 1) == ("ticket", "random")

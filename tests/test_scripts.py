@@ -366,3 +366,18 @@ def test_pai_claims_read_a_real_report(tmp_path, capsys):
     assert cells[0][3].endswith("not measured yet: no grasp, synflow")
     assert "SNIP shuffle below SNIP at" in cells[2][2] and "random below the ticket" in cells[2][2]
     assert cells[4][3] == "not measured yet: no grasp, grasp_invert, snip_invert, synflow, synflow_invert"
+
+
+def test_conv2_reinit_claim_reads_each_level_at_the_longest_budget_it_ran():
+    ticket = {100.0: conv_point(65.0, 2600, 80.0, 0.2), 41.0: conv_point(67.0, 1500, 80.0, 0.2)}
+    ticket[7.1] = conv_point(68.5, 800, 79.0, 0.2)
+    cut_off = {41.0: conv_point(64.0, 4600, 79.0, 0.2), 7.1: conv_point(68.6, 700, 70.0, 0.2)}  # 7.1%: as if cut short
+    longer = {7.1: conv_point(60.0, 9000, 70.0, 0.2)}
+    data = {"ticket": ticket, "reinit": cut_off, "reinit-iterations20000": longer}
+    _, _, measured, verdict = paper_claims.conv2_claims(data)[2]
+    assert verdict == "reproduced" and "later early stop at 2 and lower accuracy at 2 of 2 levels" in measured
+    assert measured.endswith("reinit at Pm 7.1% trained to iteration 20,000")
+    points, kinds = paper_claims.longest_budget(data, "reinit")
+    assert points[7.1]["es"] == 9000 and kinds == {41.0: "reinit", 7.1: "reinit-iterations20000"}
+    # without the longer run the short one decides: not slower at 7.1%, so the claim holds at one level of two
+    assert paper_claims.conv2_claims({"ticket": ticket, "reinit": cut_off})[2][3] == "partly"

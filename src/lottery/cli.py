@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from .errors import LotteryError
 from .hparams import ExperimentHparams, default_of, flag_of, int_list
 from .presets import describe_presets, get_preset, preset_names
+from .settings import parse_non_negative_int, parse_positive_int
 
 if TYPE_CHECKING:
     from .experiments import Experiment
@@ -61,13 +62,6 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
 def _add_setting(group, kind: type, f: dataclasses.Field, prefix: str) -> None:
     meta = f.metadata
     default = default_of(kind, f.name)
@@ -87,7 +81,6 @@ def _add_setting(group, kind: type, f: dataclasses.Field, prefix: str) -> None:
 
 def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags that choose an experiment: a preset plus per-field overrides (None = keep the preset's)."""
-    from .experiments.branches import non_negative_int
 
     g = parser.add_argument_group("experiment (every other flag below overrides one setting of the preset)")
     g.add_argument(
@@ -99,12 +92,12 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--levels",
-        type=non_negative_int,
+        type=parse_non_negative_int,
         default=8,
         help="pruning rounds after the dense level 0 (default 8; 0: train only the dense network)",
     )
     g.add_argument(
-        "--trials", type=_positive_int, default=1, help="independent trials, seeds seed..seed+N-1 (default 1)"
+        "--trials", type=parse_positive_int, default=1, help="independent trials, seeds seed..seed+N-1 (default 1)"
     )
     # One flag per hparams field (hparams.setting); a section's flags form a group, dest "<section>.<field>".
     sections = [f for f in dataclasses.fields(ExperimentHparams) if "help" not in f.metadata]
@@ -148,7 +141,7 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--checkpoint-every",
-        type=_positive_int,
+        type=parse_positive_int,
         default=1000,
         help="iterations between in-level checkpoints (default 1000)",
     )
@@ -172,7 +165,7 @@ def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("speed (results agree with the defaults to float rounding, except bf16 evaluation)")
     g.add_argument(
         "--batch-networks",
-        type=_positive_int,
+        type=parse_positive_int,
         default=1,
         dest="together",
         metavar="N",
@@ -196,7 +189,7 @@ def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--threads",
-        type=_positive_int,
+        type=parse_positive_int,
         metavar="N",
         help="torch CPU threads (default: torch's choice; 1 is often faster on a busy machine)",
     )
@@ -225,7 +218,7 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--workers",
-        type=_positive_int,
+        type=parse_positive_int,
         metavar="N",
         help="local: N worker processes (default 1: all in this process); ray: at most N tasks at once",
     )
@@ -575,7 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="start from the dense network's weights at these iterations (0: θ0; default: the "
         "experiment's own rewind iteration)",
     )
-    p.add_argument("--points", type=_positive_int, default=30, help="points on the interpolation line (default 30)")
+    p.add_argument(
+        "--points", type=parse_positive_int, default=30, help="points on the interpolation line (default 30)"
+    )
     p.add_argument("--trial", type=int, default=0, help="trial whose ticket is measured (default 0)")
     p.add_argument(
         "--keep-networks",
@@ -592,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="folder with the data set's official files")
     p.add_argument("--download", action="store_true", help="download missing data files (checksums verified)")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
-    p.add_argument("--threads", type=_positive_int, metavar="N", help="torch CPU threads")
+    p.add_argument("--threads", type=parse_positive_int, metavar="N", help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_instability)
     return parser

@@ -5,6 +5,7 @@ A leaf module: hparams.py declares its sections with it and each pruning strateg
 neither needs the other to word its errors.
 """
 
+import argparse
 import dataclasses
 import math
 from collections.abc import Callable
@@ -71,6 +72,20 @@ def one_of(allowed: tuple[str, ...]) -> Check:
 
 
 # -- parsers of a flag's text ----------------------------------------------------------------------
+def parse_positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def parse_non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def int_list(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in text.split(",") if v.strip())
 

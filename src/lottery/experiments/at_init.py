@@ -44,8 +44,10 @@ from ..pruning.at_init import (
 )
 from ..pruning.draws import mask_shuffle
 from ..seeds import derive_seed, generator
+from ..settings import parse_positive_int
 from ..storage import load_tensors
-from .branches import Branch, Start, Style, find_branch, register_branch
+from .branch_settings import Draw, Draws, WithSettings, non_default
+from .branches import Start, Style, find_branch, register_branch
 from .experiment import Experiment
 from .imp import ticket_mask
 
@@ -54,13 +56,6 @@ METHODS = (SNIP, GRASP, SYNFLOW)
 SHUFFLE, REINIT, INVERT = "shuffle", "reinit", "invert"
 CHECKS = (SHUFFLE, REINIT, INVERT)
 LAYERWISE_FLAG = "--pai-layerwise"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def _positive_float(text: str) -> float:
@@ -133,40 +128,7 @@ def _check_settings(settings) -> None:
             )
 
 
-def non_default(settings) -> dict:
-    return {f.name: getattr(settings, f.name) for f in fields(settings) if getattr(settings, f.name) != f.default}
-
-
-def settings_tag(settings) -> str:
-    """The folder suffix of non-default settings, '' for the defaults: ``-batches4-batchsize256-layerwise``."""
-    parts = [
-        name.replace("_", "") + ("" if value is True else repr(value) if isinstance(value, float) else str(value))
-        for name, value in non_default(settings).items()
-    ]
-    return "".join(f"-{p}" for p in parts)
-
-
-@dataclass(frozen=True)
-class Draws:
-    """What run_experiment takes for a pruning-at-initialization branch: ``count`` draws with ``settings``
-    (None: the method's defaults). A plain int asks for that many draws with the defaults."""
-
-    count: int
-    settings: Settings | None = None
-
-    def __bool__(self) -> bool:
-        return self.count > 0
-
-
-@dataclass(frozen=True)
-class Draw:
-    """One draw of a branch with its settings: what the runner hands to ``folder`` and ``start``."""
-
-    index: int
-    settings: Settings
-
-
-class AtInit(Branch):
+class AtInit(WithSettings):
     """A method (``check`` None) or one of its sanity checks. Subclasses set ``method`` (and ``check``);
     the name, flag, order and style follow from them."""
 
@@ -198,10 +160,7 @@ class AtInit(Branch):
         color = cls.CHECK_COLORS.get(cls.check, cls.COLORS[cls.method])
         cls.style = Style(color, marker, cls.LABELS[cls.method] + suffix)
         cls.help = cls.HELP[cls.check].format(label=cls.LABELS[cls.method])
-
-    @property
-    def settings_type(self) -> type[Settings]:
-        return SETTINGS[self.method]
+        cls.settings_type = SETTINGS[cls.method]
 
     @property
     def deterministic(self) -> bool:
@@ -219,7 +178,7 @@ class AtInit(Branch):
             group.add_argument(
                 settings_flag(self.method, f.name),
                 dest=f"{self.method}_{f.name}",
-                type=_positive_float if isinstance(f.default, float) else _positive_int,
+                type=_positive_float if isinstance(f.default, float) else parse_positive_int,
                 default=f.default,
                 metavar="T" if isinstance(f.default, float) else "N",
                 help=f"{f.metadata['help']} (default {f.default})",
@@ -245,34 +204,14 @@ class AtInit(Branch):
         return Draws(getattr(args, self.option), settings)
 
     # -- plan -----------------------------------------------------------------------------------
-    def as_draws(self, request) -> Draws:
-        if isinstance(request, Draws):
-            draws = request
-        elif isinstance(request, int) and not isinstance(request, bool) and request >= 0:
-            draws = Draws(request)
-        else:
-            raise UsageError(f"{self.option}={request!r}: give a number of draws, or Draws(count, settings)")
-        settings: Settings = draws.settings if draws.settings is not None else self.settings_type()
-        if not isinstance(settings, self.settings_type):
-            raise UsageError(f"{self.name}: settings {settings!r} are not {self.settings_type.__name__}")
-        return Draws(draws.count, settings)
-
-    def as_draw(self, draw) -> Draw:
-        return draw if isinstance(draw, Draw) else Draw(int(draw), self.settings_type())
-
     def units(self, request, levels: int) -> list[tuple[Draw, int]]:  # type: ignore[override]
-        draws = self.as_draws(request)
-        if self.deterministic and draws.count > 1:
+        count = self.as_draws(request).count
+        if self.deterministic and count > 1:
             raise UsageError(
-                f"{self.flag} {draws.count}: SynFlow needs no data, so every draw would train the same network; "
+                f"{self.flag} {count}: SynFlow needs no data, so every draw would train the same network; "
                 "ask for 1 (more trials give more samples)"
             )
-        assert draws.settings is not None
-        return [(Draw(d, draws.settings), k) for d in range(draws.count) for k in range(self.first_level, levels + 1)]
-
-    def folder(self, draw) -> str:
-        draw = self.as_draw(draw)
-        return f"{self.name}{settings_tag(draw.settings)}_{draw.index}"
+        return super().units(request, levels)
 
     # -- one level ------------------------------------------------------------------------------
     def start(self, exp: Experiment, trial: int, draw, level: int) -> Start:

@@ -16,6 +16,7 @@ from typing import ClassVar
 from ..errors import UsageError
 from ..pruning import Mask
 from ..registry import Registry
+from ..settings import parse_non_negative_int
 from .level_request import LevelRequest
 
 
@@ -30,20 +31,15 @@ class Style:
 
 @dataclass(frozen=True)
 class Start:
-    """Where one level of a branch starts: weights, mask and the iteration training begins at."""
+    """Where one level of a branch starts: weights, mask and the iteration training begins at;
+    ``iterations``: the iteration it trains to (None: the experiment's ``--iterations``)."""
 
     state: dict
     mask: Mask
     iteration: int = 0
     snapshot: tuple[int, Path] | None = None  # also save the weights at iteration k (θk) to this path
     extra: dict | None = None  # recorded in the level's metrics.json (seeds, provenance)
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    iterations: int | None = None
 
 
 def level_list(text: str) -> tuple[int, ...]:
@@ -78,7 +74,9 @@ class Branch:
         return f"{self.flag} N" if self.drawn else str(self.flag)
 
     def add_argument(self, group) -> None:
-        group.add_argument(self.flag, dest=self.option, type=non_negative_int, default=0, metavar="N", help=self.help)
+        group.add_argument(
+            self.flag, dest=self.option, type=parse_non_negative_int, default=0, metavar="N", help=self.help
+        )
 
     def request(self, args: argparse.Namespace):
         """The flag's value as run_experiment's keyword takes it (a branch with settings flags combines them)."""
@@ -93,6 +91,9 @@ class Branch:
 
     def start(self, exp, trial: int, draw: int, level: int) -> Start:
         raise NotImplementedError
+
+    def check_request(self, exp, request) -> None:
+        """Refuse, before anything trains, a request that ``exp`` cannot run (a UsageError)."""
 
 
 BRANCHES: Registry[Branch] = Registry("branch", "lottery.experiments", unique="flag")
@@ -137,8 +138,10 @@ def branch_kind(folder: str) -> str:
 
 
 def branch_order(kind: str) -> tuple[int, str]:
-    """Sort key of a branch in reports; branches not registered here go last, by name."""
-    return (BRANCHES.get(kind).order, kind) if kind in BRANCHES else (1 << 30, kind)
+    """Sort key of a branch kind in reports (``reinit-iterations20000`` next to ``reinit``); branches
+    not registered here go last, by name."""
+    branch = find_branch(kind)
+    return (branch.order, kind) if branch is not None else (1 << 30, kind)
 
 
 def figure_branches(figure: int) -> tuple[str, ...]:
@@ -196,7 +199,9 @@ def train_units(exp, units: Sequence[Unit]) -> list[dict]:
 def level_request(exp, unit: Unit) -> LevelRequest:
     """What training ``unit`` needs: its branch's start, read from what earlier levels wrote."""
     s = unit.kind.start(exp, unit.trial, unit.draw, unit.level)
-    return LevelRequest(unit.trial, unit.branch, unit.level, s.state, s.mask, s.iteration, s.snapshot, s.extra)
+    return LevelRequest(
+        unit.trial, unit.branch, unit.level, s.state, s.mask, s.iteration, s.snapshot, s.extra, s.iterations
+    )
 
 
 def run_branch_level(exp, branch: Branch, trial: int, draw: int, level: int) -> dict:

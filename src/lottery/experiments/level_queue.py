@@ -4,7 +4,7 @@ explicit parts (folder, data, model builder, training settings, seeds, run optio
 experiment; the levels' start weights and masks come with the requests (experiments/branches.py)."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -39,7 +39,7 @@ class LevelTrainer:
     def train_levels(self, requests: list[LevelRequest]) -> list[dict]:
         """Train and record the levels of ``requests`` (which must not depend on each other) and
         return the metrics of each, in order; a level that had finished is read back, not redone.
-        Levels that start at the same iteration (and snapshot at the same one) train in one batched
+        Levels that start and end at the same iterations (and snapshot at the same one) train in one batched
         computation, at most ``speed.together`` networks at a time (training/batched.py)."""
         speed = self.options.speed
         out: list = [None] * len(requests)
@@ -52,11 +52,14 @@ class LevelTrainer:
                 continue
             key = (
                 request.start_iteration,
+                request.iterations or self.training.iterations,
                 request.snapshot[0] if request.snapshot else None,
                 self.options.test_curve_at(request.level),
             )
             groups.setdefault(key, []).append((i, request, paths, self._prepare_level(request, paths)))
-        for (start, snapshot_at, test_curve), members in groups.items():
+        for (start, end, snapshot_at, test_curve), members in groups.items():
+            if end <= start:
+                raise LotteryError(f"{members[0][1].label} would train from iteration {start} to {end}: nothing")
             for lo in range(0, len(members), speed.together):
                 chunk = members[lo : lo + speed.together]
                 label = (
@@ -76,7 +79,7 @@ class LevelTrainer:
                 results = train_many(
                     [job for *_, job in chunk],
                     self.data,
-                    self.training,
+                    replace(self.training, iterations=end),
                     schedule,
                     augment=flip_and_crop if self.augment else None,
                     eval_dtype=speed.eval_dtype,

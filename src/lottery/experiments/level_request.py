@@ -11,7 +11,8 @@ from .layout import ExperimentPaths, LevelPaths
 class LevelRequest:
     """One network to train for (trial, branch, level), from ``start_state`` under ``mask``.
     ``snapshot=(k, path)`` also saves the weights at iteration k (θk) to ``path``; ``extra`` is
-    recorded in the level's metrics.json."""
+    recorded in the level's metrics.json; ``iterations``: the iteration it trains to (None: the
+    experiment's)."""
 
     trial: int
     branch: str
@@ -21,6 +22,7 @@ class LevelRequest:
     start_iteration: int = 0
     snapshot: tuple[int, Path] | None = None
     extra: dict | None = None
+    iterations: int | None = None
 
     @property
     def label(self) -> str:

@@ -51,6 +51,9 @@ def plan(
             raise UsageError(
                 f"control levels {', '.join(map(str, outside))} are outside 1..{levels} (--levels {levels})"
             )
+    for branch in requestable_branches():
+        if requests.get(branch.option):
+            branch.check_request(exp, requests[branch.option])
     units = []
     for t in range(trials):
         for branch in all_branches():

@@ -2,7 +2,8 @@
 
 Panels: early-stop iteration, test accuracy at early stop and train accuracy at the end of
 training, each vs Pm. One color per experiment folder; the winning ticket solid, the random
-reinitialization control dashed (when the experiment ran it). Points are means over trials and
+reinitialization control dashed (when the experiment ran it), and dotted where it ran at a budget of its own
+(``reinit-iterations20000``). Points are means over trials and
 control draws with min/max error bars.
 """
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
+from ..experiments.branches import branch_order
 from ..experiments.folder import read_experiment_info
 
 from .plots import BRANCH_LINES, pm_axis, plt, save_figure
@@ -26,7 +28,7 @@ PANELS = (
 @dataclass
 class Series:
     label: str  # the experiment's network, e.g. "conv4" or "conv4 dropout 0.5"
-    branch: str  # ticket | reinit
+    branch: str  # ticket | reinit | reinit-<settings>
     density: list[float]  # Pm, decreasing
     stats: dict[str, list[Stat]]  # summary key -> one Stat per density
 
@@ -39,10 +41,12 @@ def experiment_label(hparams: dict) -> str:
 
 
 def series_of(label: str, levels: list[LevelStats]) -> list[Series]:
-    """The ticket line and, when present, the reinit line starting from the shared dense network."""
+    """The ticket line and, when present, the reinit lines (``reinit``, and a reinit run at its own budget,
+    ``reinit-iterations20000``) starting from the shared dense network."""
     dense = [ls for ls in levels if ls.branch == "ticket" and ls.level == 0]
+    kinds = sorted({ls.branch for ls in levels if ls.branch.partition("-")[0] in BRANCH_LINES}, key=branch_order)
     out = []
-    for branch in BRANCH_LINES:
+    for branch in kinds:
         rows = [ls for ls in levels if ls.branch == branch]
         if not rows:
             continue
@@ -109,11 +113,11 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
                 mean,
                 yerr=err,
                 color=color_of[s.label],
-                linestyle=BRANCH_LINES[s.branch],
+                linestyle=BRANCH_LINES.get(s.branch, ":"),  # a control at its own budget: dotted
                 marker="o" if s.branch == "ticket" else "s",
                 markersize=3,
                 capsize=2,
-                label=s.label if s.branch == "ticket" else f"{s.label} (reinit)",
+                label=s.label if s.branch == "ticket" else f"{s.label} ({s.branch})",
             )
         pm_axis(ax, [d for s in series for d in s.density])
         _thin_ticks(ax)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..experiments.branches import figure_branches
+from ..experiments.branches import branch_order, figure_branches
 from ..experiments.level_record import LevelRecord
 from ..training.metrics import Curve
 from .plots import plot_metric, plt, save_figure, style
@@ -39,6 +39,13 @@ FIG4_PANELS = (
     ("train_acc_at_early_stop", 100, "Train accuracy at early stop (%)"),
     ("test_acc_final", 100, "Test accuracy at end of training (%)"),
 )
+
+
+def figure_kinds(present, figure: int) -> tuple[str, ...]:
+    """The kinds of ``present`` drawn in the paper's Figure ``figure``: its branches, each with its runs at
+    other settings next to it (``reinit-iterations20000`` after ``reinit``), in report order."""
+    names = figure_branches(figure)
+    return tuple(sorted({k for k in present if k.partition("-")[0] in names}, key=branch_order))
 
 
 def with_dense_start(levels: list[LevelStats], branches: tuple[str, ...]) -> list[LevelStats]:
@@ -67,7 +74,7 @@ def _save(fig, path: Path) -> Path:
 
 
 def figure1(levels: list[LevelStats], title: str, path: Path) -> Path:
-    data = with_dense_start(levels, figure_branches(1))
+    data = with_dense_start(levels, figure_kinds({ls.branch for ls in levels}, 1))
     with plt.rc_context(PAPER_STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(6.5, 2.9), constrained_layout=True)
         plot_metric(axes[0], data, "early_stop_iteration", ylabel="Early-stop iteration")
@@ -78,7 +85,7 @@ def figure1(levels: list[LevelStats], title: str, path: Path) -> Path:
 
 
 def figure4(levels: list[LevelStats], title: str, path: Path) -> Path:
-    data = with_dense_start(levels, figure_branches(4))
+    data = with_dense_start(levels, figure_kinds({ls.branch for ls in levels}, 4))
     with plt.rc_context(PAPER_STYLE):
         fig, axes = plt.subplots(2, 2, figsize=(6.5, 5.3), constrained_layout=True)
         for ax, (key, scale, label) in zip(axes.flat, FIG4_PANELS):
@@ -118,7 +125,7 @@ def figure3(runs: list[LevelRecord], curve_levels: list[int], title: str, path: 
     for run in runs:
         if has_test_curve(run):
             groups.setdefault((branch_kind(run.branch), run.level), []).append(run)
-    panels = [b for b in figure_branches(3) if any(kind == b for kind, _ in groups)]
+    panels = figure_kinds({kind for kind, _ in groups}, 3)
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(curve_levels), 1)))
     with plt.rc_context(PAPER_STYLE):
         fig, axes = plt.subplots(

@@ -29,12 +29,13 @@ BRANCH_LINES = {"ticket": "-", "reinit": "--"}
 
 def style(kind: str) -> Style:
     """The registered branch's colour, marker and label (a branch not registered: grey crosses). A kind
-    ``<name>-<settings>`` (a branch run with non-default settings) adds its settings to the label."""
+    ``<name>-<settings>`` (a branch run with non-default settings) is drawn in the branch's colour with
+    diamonds, its settings added to the label, so that it stands apart from the branch's default run."""
     branch = find_branch(kind)
     if branch is None:
         return Style("gray", "x", kind)
     settings = kind.partition("-")[2]
-    return replace(branch.style, label=f"{branch.style.label} ({settings})") if settings else branch.style
+    return replace(branch.style, marker="D", label=f"{branch.style.label} ({settings})") if settings else branch.style
 
 
 def pm_axis(ax, densities: list[float]) -> None:
