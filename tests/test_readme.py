@@ -68,3 +68,20 @@ def test_readme_sample_output_is_what_the_main_job_prints(capsys, tmp_path, monk
             assert 90 < accuracy <= 100 and round(accuracy * test_images / 100) == pytest.approx(
                 accuracy * test_images / 100, abs=0.02
             )
+
+
+def relative_links(text: str) -> list[str]:
+    """The targets of the Markdown links and images of ``text`` that point into the repository."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    return [t.split("#")[0] for t in targets if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+
+
+def test_every_relative_link_of_the_docs_resolves():
+    repo = README.parent
+    broken = [
+        f"{page.relative_to(repo)} -> {target}"
+        for page in [README, *sorted((repo / "docs").rglob("*.md"))]
+        for target in relative_links(page.read_text())
+        if target and not (page.parent / target).exists()
+    ]
+    assert not broken, broken
