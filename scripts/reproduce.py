@@ -82,9 +82,9 @@ TARGETS = {
     },
 }
 # Pruning at initialization (experiments/at_init.py) in the mnist experiment, the comparison of Frankle et al.
-# 2021: the ticket, random pruning and the ticket's reinit against SNIP, GraSP and SynFlow with their shuffle
-# and reinit checks, one draw each at the mnist target's four sparsest control levels (Pm 21.1, 6.95, 3.58,
-# 1.85 %). The invert checks are left out: they are optional and would add 3 branches to the 9 of the methods.
+# 2021: the ticket, random pruning and the ticket's reinit against SNIP, GraSP and SynFlow with their shuffle,
+# reinit and invert checks, one draw each at the mnist target's four sparsest control levels (Pm 21.1, 6.95,
+# 3.58, 1.85 %).
 TARGETS["mnist-pai"] = {
     "extends": "mnist",  # the same experiment folder: only branches are added, finished levels are reused
     "data": "mnist",
@@ -94,7 +94,7 @@ TARGETS["mnist-pai"] = {
         *(
             arg
             for method in ("snip", "grasp", "synflow")
-            for check in ("", "-shuffle", "-reinit")
+            for check in ("", "-shuffle", "-reinit", "-invert")
             for arg in (f"--{method}{check}-draws", "1")
         ),
         *("--control-levels", "7,12,15,18"),
