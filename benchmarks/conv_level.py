@@ -10,19 +10,19 @@ parts a level is made of instead, one thread each, in interleaved rounds (median
   pass, lottery's ``per_example`` as training calls it.
 
 It then prices every network of a finished run (``--run``, an experiment folder: each level's
-``metrics.json`` records its iterations, its evaluations and the ones that evaluated the test set) both
-ways, with the same number of iterations and evaluations:
+``metrics.json`` records its iterations and evaluations) both ways, with the same number of iterations and
+evaluations:
 
 * plain loop, full protocol: every evaluation on validation + test, train accuracy on 10,000 images at
   the early stop and the end;
-* lottery: validation at every evaluation, test only where the run evaluated it (new validation minima,
-  the end), train accuracy as above.
+* lottery as it trains by default: validation at every evaluation, the test set at the end on the final and
+  the early-stop weights (once where the early stop is the end), train accuracy as above.
 
 Left out on both sides: checkpoints and copies of the early-stop state. Without ``--run`` it prices one
-network of ``--iterations`` whose test set is evaluated at ``--test-share`` of the evaluations.
+network of ``--iterations``.
 
     python benchmarks/conv_level.py --run lottery_runs/conv2-cifar10-jpeg-1d3e63d029 --data-dir DIR
-    python benchmarks/conv_level.py --iterations 20000 --test-share 0.25
+    python benchmarks/conv_level.py --iterations 20000
 """
 
 import argparse
@@ -106,13 +106,15 @@ def lottery_parts(data: DataSplits, hp: TrainingHparams, net: str, steps: int) -
 
 
 def networks(run: Path) -> list[tuple[str, int, int, int]]:
-    """(branch/level, iterations, evaluations, test evaluations) of every finished network of a run."""
-    iterations = json.loads((run / "hparams.json").read_text())["hparams"]["training"]["iterations"]
+    """(branch/level, iterations, evaluations, test evaluations lottery makes) of every finished network of
+    a run: the test set on the early-stop and the final weights, once where they are the same."""
     found = []
     for path in sorted(run.glob("trial_*/*/level_*/metrics.json")):
-        curve = json.loads(path.read_text())["curve"]
-        where = f"{path.parent.parent.name.split('_')[0]} {path.parent.name}"
-        found.append((where, iterations, len(curve["val_loss"]["iterations"]), len(curve["test_acc"]["iterations"])))
+        record = json.loads(path.read_text())
+        evaluated = record["curve"]["val_loss"]["iterations"]
+        tests = 1 if record["summary"]["early_stop_iteration"] == evaluated[-1] else 2
+        where = f"{path.parent.parent.name} {path.parent.name}"
+        found.append((where, evaluated[-1], len(evaluated), tests))
     if not found:
         raise SystemExit(f"conv_level: error: no finished level in {run}")
     return found
@@ -132,7 +134,6 @@ def main() -> None:
     parser.add_argument("--net", choices=sorted(CHANNELS), default="conv2")
     parser.add_argument("--run", type=Path, help="a finished run's experiment folder, whose networks are priced")
     parser.add_argument("--iterations", type=int, default=20_000, help="without --run: iterations of the network")
-    parser.add_argument("--test-share", type=float, default=0.25, help="without --run: evaluations with a test")
     parser.add_argument("--data-dir", type=Path, default=CIFAR_JPEG, help="CIFAR-10 (JPEG copy) (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median of each part")
     parser.add_argument("--steps", type=int, default=100, help="training steps timed per round")
@@ -161,17 +162,16 @@ def main() -> None:
     if args.run:
         nets = networks(args.run)
         tests, evaluations = sum(n[3] for n in nets), sum(n[2] for n in nets)
-        print(f"{len(nets)} networks of {args.run.name}: test set at {tests} of {evaluations} evaluations")
+        print(f"{len(nets)} networks of {args.run.name}, {evaluations} evaluations: lottery tests {tests} times")
     else:
-        evaluations = args.iterations // EVAL_EVERY + 1
-        nets = [("one network", args.iterations, evaluations, round(args.test_share * evaluations))]
+        nets = [("one network", args.iterations, args.iterations // EVAL_EVERY + 1, 2)]
     plain = sum(plain_cost(parts["plain loop"], it, ev) for _, it, ev, _ in nets)
     print(f"{'priced CPU hours':<22} {'hours':>6} {'ratio':>6}  (ratio: the plain loop's time / this)")
     print(f"{'plain loop, full':<22} {plain / 3600:>6.2f} {1:>5.2f}x")
     for side in sides:
         if side != "plain loop":
             cost = sum(lottery_cost(parts[side], it, ev, tests) for _, it, ev, tests in nets)
-            print(f"{side + ', lazy test':<22} {cost / 3600:>6.2f} {plain / cost:>5.2f}x")
+            print(f"{side:<22} {cost / 3600:>6.2f} {plain / cost:>5.2f}x")
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 

@@ -8,7 +8,7 @@ on the same fixed 10,000-image subset of the training set).
 * The plain loop runs the full protocol: every evaluation on the 5,000 validation and the 10,000 test
   images, the early-stop weights kept at every new validation minimum.
 * lottery runs ``loop.train`` as ``lottery run`` does, with its default lazy test evaluation (the test
-  set only at new validation minima and at the end; the same early stop and accuracies), in fp32 and,
+  set only at the end, on the final and the early-stop weights; the same early stop and accuracies), in fp32 and,
   where bf16 matmuls are native, with ``--precision bf16 --eval-precision bf16``.
 * 2 workers against 1: two networks of a level trained in two processes with one thread each, against
   the same two trained one after another in one process (fp32).

@@ -13,7 +13,7 @@ training, T(n) = A + B n, so the two runs give the cost of the real 50,000-itera
 A + 50,000 B.
 
 Each length is run twice, in the same run: with lottery's default lazy test evaluation (the 10,000
-test images only at new validation minima and at the end) and with ``--test-curve`` (validation and
+test images only at the end, on the final and the early-stop weights) and with ``--test-curve`` (validation and
 test set at every evaluation, the full protocol); both give the same early stops and accuracies.
 
 The reference: the plain PyTorch loop of lenet_speed.py (nn.Sequential + torch.optim.Adam, the full

@@ -103,7 +103,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     """A finished two-level experiment, a results root holding it under the mnist reproduction's name,
     and the table.csv of its report (the inputs of the commands above, by ``Command.input``)."""
     root = tmp_path_factory.mktemp("inputs")
-    assert main(TINY_RUN + ["--levels", "1", "--no-progress", "--out", str(root / "runs")]) == 0
+    assert main(TINY_RUN + ["--levels", "1", "--test-curve", "0,1", "--no-progress", "--out", str(root / "runs")]) == 0
     experiment = next((root / "runs").iterdir())
     target = reproduce.TARGETS["mnist"]["experiment"]
     mnist = root / "mnist-root" / hparams_from_args(build_parser().parse_args(["run", *target])).name()

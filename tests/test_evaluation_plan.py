@@ -1,5 +1,5 @@
-"""Lazy test evaluation (training/evaluation.py): the test set is evaluated only at new validation
-minima and at the end, unless the run asks for the whole test curve; every published number is the same."""
+"""Lazy test evaluation (training/evaluation.py): the test set is evaluated only at the end, on the final and
+on the early-stop weights, unless the run asks for the whole test curve; every published number is the same."""
 
 import json
 from dataclasses import replace
@@ -19,28 +19,27 @@ NETS = [(0, 0.0, 10), (1, 0.5, 11), (2, 0.9, 12)]  # (init seed, pruning rate, t
 
 
 def assert_lazy_equals_full(lazy, full):
-    """The lazy run's numbers are the full run's; it tested only at new validation minima and the end."""
+    """The lazy run's numbers are the full run's; it tested only the early-stop and the final weights."""
     assert {k: v for k, v in lazy.summary.items() if k != "train_seconds"} == {
         k: v for k, v in full.summary.items() if k != "train_seconds"
     }
     assert lazy.curve.series["val_loss"] == full.curve.series["val_loss"]
     assert lazy.curve.series["val_acc"] == full.curve.series["val_acc"]
     assert full.curve.has_full("test_acc") and not lazy.curve.has_full("test_acc")
-    losses, its = full.curve.values("val_loss"), full.curve.iterations
-    minima = [it for i, it in enumerate(its) if all(losses[i] < earlier for earlier in losses[:i])]
-    assert lazy.curve.series["test_acc"].iterations == sorted(set(minima) | {its[-1]})
+    early_stop, last = full.curve.early_stop_iteration, full.curve.iterations[-1]
+    assert lazy.curve.series["test_acc"].iterations == sorted({early_stop, last})
     for it, value in zip(lazy.curve.series["test_acc"].iterations, lazy.curve.values("test_acc")):
         assert value == full.curve.series["test_acc"].at(it)
     for name, value in full.final_state.items():
         assert value.equal(lazy.final_state[name])
 
 
-def test_plan_tests_at_new_minima_and_the_end_only():
+def test_plan_tests_at_the_end_only():
     plan = EvaluationPlan(every=100, iterations=250)
     assert [it for it in range(251) if plan.evaluates(it)] == [0, 100, 200, 250]
-    assert plan.tests(100, new_validation_minimum=True) and plan.tests(250, new_validation_minimum=False)
-    assert not plan.tests(200, new_validation_minimum=False)
-    assert replace(plan, test_curve=True).tests(200, new_validation_minimum=False)
+    assert [it for it in range(251) if plan.evaluates(it) and plan.tests(it)] == [250]
+    full = replace(plan, test_curve=True)
+    assert [it for it in range(251) if full.evaluates(it) and full.tests(it)] == [0, 100, 200, 250]
 
 
 def test_lenet_lazy_test_evaluation_gives_the_full_runs_results(tiny_data):
@@ -59,6 +58,8 @@ def test_batched_lazy_test_evaluation_gives_the_full_runs_results(tiny_data):
     for lazy, full in zip(runs[False], runs[True], strict=True):
         assert lazy.summary["trained_together"] == 3
         assert_lazy_equals_full(lazy, full)
+    # some stop early before the end: their early-stop weights were tested apart from the final ones
+    assert any(r.summary["early_stop_iteration"] < HP.iterations for r in runs[False])
 
 
 def test_conv_lazy_test_evaluation_gives_the_full_runs_results(tiny_data):
@@ -127,3 +128,12 @@ def test_test_curve_is_a_run_option_that_extends_the_same_experiment(tmp_path, c
     assert main(["iterations", str(folder), "--at", str(untested[0]), "--out", str(tmp_path / "i.png")]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--test-curve" in err[0] and err[0].startswith("lottery: error:")
+
+
+def test_a_test_point_measured_late_is_recorded_in_iteration_order():
+    curve = Curve()
+    for it, loss in ((0, 2.0), (10, 1.0), (20, 1.5)):
+        curve.add(it, val_loss=loss, val_acc=0.5)
+    curve.add(20, test_acc=0.7)
+    curve.add(curve.early_stop_iteration, test_acc=0.8)  # the early-stop weights, tested at the end
+    assert curve.series["test_acc"].iterations == [10, 20] and curve.values("test_acc") == [0.8, 0.7]

@@ -31,8 +31,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
-    """2 trials x 2 levels with 2 reinit draws, 1 random draw and one-shot."""
-    with Experiment(TINY, tmp_path_factory.mktemp("runs"), data=make_splits(shape=(1, 10, 10)), progress=False) as exp:
+    """2 trials x 2 levels with 2 reinit draws, 1 random draw and one-shot; whole test curves for Figure 3."""
+    root, data = tmp_path_factory.mktemp("runs"), make_splits(shape=(1, 10, 10))
+    with Experiment(TINY, root, data=data, progress=False, test_curve=True) as exp:
         run_experiment(exp, 2, 2, reinit_draws=2, random_draws=1, oneshot=True)
         return exp.paths.folder
 
@@ -101,9 +102,8 @@ def test_tables_hold_the_aggregated_numbers(finished, tmp_path):
 
 
 def test_svg_and_several_experiments(finished, tmp_path):
-    with Experiment(
-        replace(TINY, seed=7), tmp_path / "runs", data=make_splits(shape=(1, 10, 10)), progress=False
-    ) as exp:
+    data = make_splits(shape=(1, 10, 10))
+    with Experiment(replace(TINY, seed=7), tmp_path / "runs", data=data, progress=False, test_curve=True) as exp:
         run_experiment(exp, 1, 1)
         other = exp.paths.folder
     written, notes = make_report([finished, other], tmp_path / "out", fmt="svg", curve_levels=[0, 1])
@@ -170,6 +170,8 @@ def test_cli_run_with_controls_then_report(tmp_path, capsys):
         "--random-draws",
         "1",
         "--oneshot",
+        "--test-curve",
+        "0,1",
         "--no-progress",
         "--out",
         str(tmp_path),
@@ -195,7 +197,8 @@ def test_figures_and_tables_of_the_jpeg_copy_are_labelled_as_such(tmp_path):
     """Results on `cifar10-jpeg` must never pass for the official CIFAR-10: every figure title and table
     heading reads "CIFAR-10 (JPEG copy)", not the registry name only."""
     hp = replace(TINY, dataset=DatasetHparams("cifar10-jpeg"))
-    with Experiment(hp, tmp_path / "runs", data=make_splits(shape=(1, 10, 10)), progress=False) as exp:
+    data = make_splits(shape=(1, 10, 10))
+    with Experiment(hp, tmp_path / "runs", data=data, progress=False, test_curve=True) as exp:  # Figures 3 and 7
         run_experiment(exp, 1, 1, reinit_draws=1)
         folder = exp.paths.folder
     label = "CIFAR-10 (JPEG copy)"

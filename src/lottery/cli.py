@@ -155,7 +155,7 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
         type=level_list,
         metavar="K,L,...",
         help="evaluate the test set at every evaluation (at every level, or at these levels), for Figure 3's "
-        "curves; by default only at each new validation minimum and at the end, which gives the same results",
+        "curves; by default only at the end, on the final and the early-stop weights, which gives the same results",
     )
 
 

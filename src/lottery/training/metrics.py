@@ -7,6 +7,7 @@ records written before the series were sparse (``{"iterations": [...], "val_loss
 every metric at every evaluation) read as well.
 """
 
+import bisect
 from dataclasses import dataclass, field
 
 VALIDATION = ("val_loss", "val_acc")
@@ -43,12 +44,15 @@ class Curve:
         self.series = {**_empty_series(), **self.series}
 
     def add(self, iteration: int, **values: float) -> None:
-        """Record the metrics measured at ``iteration`` (any subset of :data:`METRICS`)."""
+        """Record the metrics measured at ``iteration`` (any subset of :data:`METRICS`), in iteration order
+        (the early-stop weights' test accuracy is measured at the end, recorded where they were reached)."""
         for name, value in values.items():
             if name not in self.series:
                 raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
-            self.series[name].iterations.append(iteration)
-            self.series[name].values.append(value)
+            series = self.series[name]
+            where = bisect.bisect_right(series.iterations, iteration)
+            series.iterations.insert(where, iteration)
+            series.values.insert(where, value)
 
     def values(self, name: str) -> list[float]:
         """The values of metric ``name``, at the iterations of its series."""
@@ -64,6 +68,10 @@ class Curve:
         Never uses the test set."""
         losses = self.series["val_loss"].values
         return min(range(len(losses)), key=losses.__getitem__)
+
+    @property
+    def early_stop_iteration(self) -> int:
+        return self.iterations[self.best_index()]
 
     def is_new_minimum(self) -> bool:
         """Whether the last validation loss recorded is below every earlier one (a possible early stop)."""

@@ -157,17 +157,13 @@ def run_schedule(
 
     def record(iteration: int) -> None:
         val_loss, val_correct = engine.evaluate(data.val_x, data.val_y)
-        tested = []
         for i, (loss, acc) in enumerate(zip(_mean(val_loss), _mean(val_correct))):
             curves[i].add(iteration, val_loss=loss, val_acc=acc)
-            new_minimum = curves[i].is_new_minimum()
-            if new_minimum:
+            if curves[i].is_new_minimum():
                 best[i] = engine.state_of(i)
-            if plan.tests(iteration, new_minimum):
-                tested.append(i)
-        if tested:  # one pass evaluates every network; only those the plan asks for record it
+        if plan.tests(iteration):
             test_acc = _mean(engine.evaluate(data.test_x, data.test_y)[1])
-            for i in tested:
+            for i in range(k):
                 curves[i].add(iteration, test_acc=test_acc[i])
 
     def save_checkpoints(iteration: int, seconds: float) -> None:
@@ -222,7 +218,8 @@ def run_schedule(
     check_masks("at the end of training")
     seconds = time.perf_counter() - began
 
-    # Train accuracy of the final and of the early-stop weights; the networks end holding the final ones.
+    # Train accuracy of the final and of the early-stop weights, and the test accuracy of the early-stop weights
+    # where it was not measured when they were reached; the networks end holding the final weights.
     train_x, train_y = train_subset(data, schedule.train_accuracy_examples)
     finals = [engine.state_of(i) for i in range(k)]
     acc_final = _mean(engine.evaluate(train_x, train_y)[1])
@@ -230,6 +227,11 @@ def run_schedule(
         assert early is not None  # record() ran at least once, at the end of training at the latest
         engine.load_state(i, early)
     acc_best = _mean(engine.evaluate(train_x, train_y)[1])
+    untested = [i for i in range(k) if curves[i].series["test_acc"].at(curves[i].early_stop_iteration) is None]
+    if untested:
+        test_best = _mean(engine.evaluate(data.test_x, data.test_y)[1])
+        for i in untested:
+            curves[i].add(curves[i].early_stop_iteration, test_acc=test_best[i])
     for i in range(k):
         engine.load_state(i, finals[i])
     results = []
