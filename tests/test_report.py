@@ -218,3 +218,17 @@ def test_a_figure_draws_its_branches_run_at_other_settings_next_to_them():
     present = {"ticket", "reinit", "reinit-iterations20000", "random", "snip", "snip-batches4"}
     assert figure_kinds(present, 4) == ("ticket", "reinit", "reinit-iterations20000")
     assert figure_kinds(present, 1) == ("ticket", "random")
+
+
+def test_early_stops_at_the_end_of_the_budget_are_listed_under_the_tables(tmp_path):
+    """A run whose validation loss still falls at the end stops early at its last evaluation: the tables
+    say which levels, in how many runs, and which flag gives a control a longer budget."""
+    short = replace(TINY, training=replace(TINY.training, lr=1e-4, iterations=20))  # still learning at 20
+    with Experiment(short, tmp_path / "runs", data=make_splits(shape=(1, 10, 10)), progress=False) as exp:
+        run_experiment(exp, 1, 1, reinit_draws=1)
+        folder = exp.paths.folder
+    make_report([folder], tmp_path / "report")
+    text = (tmp_path / "report" / "table.md").read_text()
+    late = text.split("Early stops at the end of the budget")[1]
+    assert "* ticket level 0: 1 of 1 runs stop early in the last tenth of their iterations (20 of 20)" in late
+    assert "reinit level 1: 1 of 1 runs" in late and "(--reinit-iterations N)" in late

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..errors import LotteryError, UsageError
 from ..storage import save_text
-from ..experiments.branches import requestable_branches
+from ..experiments.branches import branch_kind, branch_order, find_branch, requestable_branches
+from ..experiments.controls import Control
 from . import figures
 from ..experiments.level_record import REPORTED_SUMMARY, LevelRecord
 from ..hparams import ExperimentHparams
@@ -17,6 +18,7 @@ from .results import LevelStats, aggregate, load_experiment
 from .at_init import at_init_figure
 
 FORMATS = ("png", "svg")
+LATE_STOP = 0.9  # an early stop past this share of its run's iterations may be the budget's end, not a minimum
 MARKDOWN_COLUMNS = (  # (summary number, scale, format, column title) of the "All numbers" table
     ("early_stop_iteration", 1, "{:.0f}", "early-stop it"),
     ("test_acc_at_early_stop", 100, "{:.2f}", "test acc @ES %"),
@@ -94,8 +96,34 @@ def by_branch_table(levels: list[LevelStats], key: str, scale: float, fmt: str) 
     return "\n".join(lines)
 
 
+def late_stops(e: "LoadedExperiment") -> list[str]:
+    """One line per (branch, level) some of whose runs stop early in the last tenth of their iterations:
+    their validation loss may still have been falling at the end, so their early stop is the budget's, and
+    their accuracy that of a network still learning."""
+    groups: dict[tuple[str, int], list[LevelRecord]] = {}
+    for run in e.runs:
+        groups.setdefault((branch_kind(run.branch), run.level), []).append(run)
+    lines = []
+    for (kind, level), members in sorted(groups.items(), key=lambda kv: (branch_order(kv[0][0]), kv[0][1])):
+        late = [
+            (r.summary.early_stop_iteration, r.curve["val_loss"]["iterations"][-1])
+            for r in members
+            if r.summary.early_stop_iteration >= LATE_STOP * r.curve["val_loss"]["iterations"][-1] > 0
+        ]
+        if late:
+            branch = find_branch(kind)
+            flag = f" ({branch.iterations_flag} N)" if isinstance(branch, Control) else ""  # a control's own budget
+            stops = ", ".join(f"{stop:,} of {end:,}" for stop, end in sorted(late))
+            lines.append(
+                f"{kind} level {level}: {len(late)} of {len(members)} runs stop early in the last tenth of their "
+                f"iterations ({stops}); a longer budget{flag} would place their minimum"
+            )
+    return lines
+
+
 def experiment_markdown(e: "LoadedExperiment") -> str:
-    """Side-by-side comparisons first (test accuracy and early-stop iteration), then every number."""
+    """Side-by-side comparisons first (test accuracy and early-stop iteration), then every number; then the
+    levels whose early stop may be the end of the budget."""
     parts = [
         f"### {e.title()}",
         "Test accuracy at early stop (%), mean [min, max] over runs (trials x control draws):",
@@ -105,6 +133,10 @@ def experiment_markdown(e: "LoadedExperiment") -> str:
         "All numbers:",
         markdown_table(e.levels),
     ]
+    late = late_stops(e)
+    if late:
+        parts += ["Early stops at the end of the budget (the validation loss may still have been falling):"]
+        parts += ["\n".join(f"* {line}" for line in late)]
     return "\n\n".join(parts)
 
 
