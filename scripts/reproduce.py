@@ -206,6 +206,7 @@ def reproduce(argv: list[str] | None) -> None:
     target = TARGETS[args.target]
     report_dir = args.report_dir or REPO / "docs" / "results" / target.get("report", args.target)
     check_output_folder(report_dir)  # before hours of training, not after
+    commit = git_commit()  # before anything is written: the report's own files would make the tree look dirty
     chains = ["run", *target["experiment"], *SPEED, "--workers", args.workers, "--out", str(args.out)]
     if args.data_dir is not None and not args.data_dir.is_dir():
         fail(f"--data-dir {args.data_dir} is not a folder")
@@ -244,7 +245,7 @@ def reproduce(argv: list[str] | None) -> None:
         {
             "command": ran,
             "experiment": folder.name,
-            "commit": git_commit(),
+            "commit": commit,
             "machine": f"{cpu_model()}, {os.cpu_count()} cores",
             "python": platform.python_version(),
             "hours": round(hours, 2),
