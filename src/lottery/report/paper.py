@@ -13,6 +13,7 @@ from ..experiments.controls import Control
 from . import figures
 from ..experiments.level_record import REPORTED_SUMMARY, LevelRecord
 from ..hparams import ExperimentHparams
+from ..training.metrics import Curve
 from .labels import experiment_title
 from .results import LevelStats, aggregate, load_experiment
 from .at_init import at_init_figure
@@ -105,10 +106,11 @@ def late_stops(e: "LoadedExperiment") -> list[str]:
         groups.setdefault((branch_kind(run.branch), run.level), []).append(run)
     lines = []
     for (kind, level), members in sorted(groups.items(), key=lambda kv: (branch_order(kv[0][0]), kv[0][1])):
+        ends = [Curve.from_dict(r.curve).iterations[-1] for r in members]  # each run's last iteration
         late = [
-            (r.summary.early_stop_iteration, r.curve["val_loss"]["iterations"][-1])
-            for r in members
-            if r.summary.early_stop_iteration >= LATE_STOP * r.curve["val_loss"]["iterations"][-1] > 0
+            (r.summary.early_stop_iteration, end)
+            for r, end in zip(members, ends)
+            if r.summary.early_stop_iteration >= LATE_STOP * end > 0
         ]
         if late:
             branch = find_branch(kind)
