@@ -120,14 +120,21 @@ def requestable_branches() -> list[Branch]:
     return [b for b in all_branches() if b.flag]
 
 
+def split_kind(kind: str) -> tuple[str, str]:
+    """A kind's branch name and settings tag: ``reinit-iterations20000`` -> (``reinit``, ``iterations20000``);
+    a branch run with its default settings has no tag."""
+    name, _, settings = kind.partition("-")
+    return name, settings
+
+
 def get_branch(name: str) -> Branch:
     """The branch of a name or kind; ``<name>-<settings>`` is branch ``<name>`` run with other settings."""
-    return BRANCHES.get(name.partition("-")[0])
+    return BRANCHES.get(split_kind(name)[0])
 
 
 def find_branch(name: str) -> Branch | None:
     """:func:`get_branch`, or None where no branch has that name."""
-    base = name.partition("-")[0]
+    base = split_kind(name)[0]
     return BRANCHES.get(base) if base in BRANCHES else None
 
 

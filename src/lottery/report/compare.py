@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
-from ..experiments.branches import branch_order
+from ..experiments.branches import branch_order, split_kind
 from ..experiments.folder import read_experiment_info
 
 from .plots import BRANCH_LINES, pm_axis, plt, save_figure
@@ -44,7 +44,7 @@ def series_of(label: str, levels: list[LevelStats]) -> list[Series]:
     """The ticket line and, when present, the reinit lines (``reinit``, and a reinit run at its own budget,
     ``reinit-iterations20000``) starting from the shared dense network."""
     dense = [ls for ls in levels if ls.branch == "ticket" and ls.level == 0]
-    kinds = sorted({ls.branch for ls in levels if ls.branch.partition("-")[0] in BRANCH_LINES}, key=branch_order)
+    kinds = sorted({ls.branch for ls in levels if split_kind(ls.branch)[0] in BRANCH_LINES}, key=branch_order)
     out = []
     for branch in kinds:
         rows = [ls for ls in levels if ls.branch == branch]

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..experiments.branches import branch_order, figure_branches
+from ..experiments.branches import branch_order, figure_branches, split_kind
 from ..experiments.level_record import LevelRecord
 from ..training.metrics import Curve
 from .plots import plot_metric, plt, save_figure, style
-from .results import LevelStats, branch_kind
+from .results import LevelStats, by_kind_and_level
 
 # Sizes for a figure printed at about its own size in a paper (inches; fonts in points).
 PAPER_STYLE = {
@@ -45,7 +45,7 @@ def figure_kinds(present, figure: int) -> tuple[str, ...]:
     """The kinds of ``present`` drawn in the paper's Figure ``figure``: its branches, each with its runs at
     other settings next to it (``reinit-iterations20000`` after ``reinit``), in report order."""
     names = figure_branches(figure)
-    return tuple(sorted({k for k in present if k.partition("-")[0] in names}, key=branch_order))
+    return tuple(sorted({k for k in present if split_kind(k)[0] in names}, key=branch_order))
 
 
 def with_dense_start(levels: list[LevelStats], branches: tuple[str, ...]) -> list[LevelStats]:
@@ -121,10 +121,7 @@ def figure3(runs: list[LevelRecord], curve_levels: list[int], title: str, path: 
     """Test accuracy during training: one panel per branch kind, one line per chosen level.
     The dense network (level 0) appears in every panel as the shared reference. Only records that
     hold their whole test curve are drawn (see :func:`has_test_curve`)."""
-    groups: dict[tuple[str, int], list[LevelRecord]] = {}
-    for run in runs:
-        if has_test_curve(run):
-            groups.setdefault((branch_kind(run.branch), run.level), []).append(run)
+    groups = by_kind_and_level([run for run in runs if has_test_curve(run)])
     panels = figure_kinds({kind for kind, _ in groups}, 3)
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(curve_levels), 1)))
     with plt.rc_context(PAPER_STYLE):

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from ..errors import LotteryError, UsageError
 from ..storage import save_text
-from ..experiments.branches import branch_kind, branch_order, find_branch, requestable_branches
+from ..experiments.branches import find_branch, requestable_branches
 from ..experiments.controls import Control
 from . import figures
 from ..experiments.level_record import REPORTED_SUMMARY, LevelRecord
 from ..hparams import ExperimentHparams
 from ..training.metrics import Curve
 from .labels import experiment_title
-from .results import LevelStats, aggregate, load_experiment
+from .results import LevelStats, aggregate, by_kind_and_level, load_experiment
 from .at_init import at_init_figure
 
 FORMATS = ("png", "svg")
@@ -101,11 +101,8 @@ def late_stops(e: "LoadedExperiment") -> list[str]:
     """One line per (branch, level) some of whose runs stop early in the last tenth of their iterations:
     their validation loss may still have been falling at the end, so their early stop is the budget's, and
     their accuracy that of a network still learning."""
-    groups: dict[tuple[str, int], list[LevelRecord]] = {}
-    for run in e.runs:
-        groups.setdefault((branch_kind(run.branch), run.level), []).append(run)
     lines = []
-    for (kind, level), members in sorted(groups.items(), key=lambda kv: (branch_order(kv[0][0]), kv[0][1])):
+    for (kind, level), members in by_kind_and_level(e.runs).items():
         ends = [Curve.from_dict(r.curve).iterations[-1] for r in members]  # each run's last iteration
         late = [
             (r.summary.early_stop_iteration, end)

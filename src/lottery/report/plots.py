@@ -4,7 +4,7 @@ import io
 from dataclasses import astuple, replace
 from pathlib import Path
 
-from ..experiments.branches import Style, find_branch
+from ..experiments.branches import Style, find_branch, split_kind
 from ..storage import atomic_write
 from .results import LevelStats
 
@@ -34,7 +34,7 @@ def style(kind: str) -> Style:
     branch = find_branch(kind)
     if branch is None:
         return Style("gray", "x", kind)
-    settings = kind.partition("-")[2]
+    settings = split_kind(kind)[1]
     return replace(branch.style, marker="D", label=f"{branch.style.label} ({settings})") if settings else branch.style
 
 

@@ -45,13 +45,18 @@ class LevelStats:
     stats: dict[str, Stat]  # one per summary number of REPORTED_SUMMARY
 
 
-def aggregate(runs: list[LevelRecord]) -> list[LevelStats]:
-    """Mean and min/max over trials (and control draws) for each (branch kind, level)."""
+def by_kind_and_level(runs: list[LevelRecord]) -> dict[tuple[str, int], list[LevelRecord]]:
+    """The runs of each (branch kind, level), in report order: a kind's draws and trials together."""
     groups: dict[tuple[str, int], list[LevelRecord]] = {}
     for run in runs:
         groups.setdefault((branch_kind(run.branch), run.level), []).append(run)
+    return dict(sorted(groups.items(), key=lambda kv: (branch_order(kv[0][0]), kv[0][1])))
+
+
+def aggregate(runs: list[LevelRecord]) -> list[LevelStats]:
+    """Mean and min/max over trials (and control draws) for each (branch kind, level)."""
     out = []
-    for (branch, level), members in sorted(groups.items(), key=lambda kv: (branch_order(kv[0][0]), kv[0][1])):
+    for (branch, level), members in by_kind_and_level(runs).items():
         stats = {key: Stat.of([getattr(m.summary, key) for m in members]) for key in REPORTED_SUMMARY}
         out.append(LevelStats(branch, level, statistics.fmean(m.density for m in members), len(members), stats))
     return out
