@@ -12,7 +12,7 @@ from conftest import TINY_RUN, make_splits
 from PIL import Image
 
 from lottery.cli import main
-from lottery.errors import UsageError
+from lottery.errors import LotteryError, UsageError
 from lottery.experiments import Experiment, run_experiment
 from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
 from lottery.report import aggregate, load_experiment
@@ -158,6 +158,21 @@ def test_unknown_curve_level_is_a_usage_error(finished, tmp_path, capsys):
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "r")]) == 1  # not an experiment
     assert "not a lottery experiment" in capsys.readouterr().err
+
+
+def test_an_experiment_given_twice_or_an_unwritable_out_is_one_line(finished, tmp_path, capsys):
+    assert main(["report", str(finished), str(finished), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the same experiment is given twice" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # refused before anything is written
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["report", str(finished), "--out", str(blocker / "r")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "is a file, not a folder" in err and "--out" in err and len(err.splitlines()) == 1
+    with pytest.raises(LotteryError, match="cannot write the report to .*--out"):  # the API, without the CLI's check
+        make_report([finished], blocker / "r")
+    assert blocker.read_text() == "not a folder"
 
 
 def test_cli_run_with_controls_then_report(tmp_path, capsys):

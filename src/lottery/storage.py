@@ -14,6 +14,18 @@ from .errors import LotteryError
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
+def output_folder(out: Path, what: str) -> Path:
+    """Create the folder ``out`` for ``what`` (\"the report\", \"the analysis\") or say in one line why not."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LotteryError(
+            f"cannot write {what} to {out}: {error.strerror}; choose another folder with --out"
+        ) from None
+    return out
+
+
 def current_umask() -> int:
     mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
     os.umask(mask)

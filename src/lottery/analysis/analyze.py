@@ -15,8 +15,8 @@ from ..experiments.layout import TICKET
 from ..pruning import layer_density
 from ..report.figures import default_curve_levels
 from ..experiments.branches import branch_kind, branch_order
-from ..experiments.folder import ExperimentFolder
-from ..storage import save_text
+from ..experiments.folder import ExperimentFolder, check_distinct
+from ..storage import output_folder, save_text
 from ..experiments.at_init import REINIT as AT_INIT_REINIT, at_init_branch
 from ..report.plots import style
 from . import anatomy, figures
@@ -293,16 +293,8 @@ def analyze(folders: list[Path], out: Path, levels: list[int] | None = None) -> 
     each) and ``analysis.md`` / ``analysis.csv`` over all of them. Returns the files written."""
     experiments = [ExperimentFolder(Path(f)) for f in folders]  # every folder checked before any work
     names = [e.name for e in experiments]
-    if len(set(names)) < len(names):
-        twice = sorted(n for n in set(names) if names.count(n) > 1)
-        raise UsageError(f"the same experiment is given twice: {', '.join(twice)}")
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise LotteryError(
-            f"cannot write the analysis to {out}: {error.strerror}; choose another folder with --out"
-        ) from None
+    check_distinct(names)
+    out = output_folder(out, "the analysis")
     written, rows, sections = [], [], []
     for folder, e in zip(folders, experiments):
         files, more_rows, section = analyze_experiment(Path(folder), out if len(folders) == 1 else out / e.name, levels)

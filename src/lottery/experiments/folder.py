@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from ..errors import LotteryError
+from ..errors import LotteryError, UsageError
 from ..hparams import ExperimentHparams
 from ..pruning import Mask
 from ..storage import load_json, load_tensors
@@ -27,6 +27,13 @@ from .layout import TICKET, ExperimentPaths, LevelPaths, TrialPaths
 from .level_record import LevelRecord, NotALevelRecord
 
 NUMBER = "(0|[1-9][0-9]*)"  # a folder's number: no sign, no leading zeros
+
+
+def check_distinct(names: list[str]) -> None:
+    """Refuse an experiment given twice to a reader of several (`report`, `analyze`): its files would clash."""
+    twice = sorted(n for n in set(names) if names.count(n) > 1)
+    if twice:
+        raise UsageError(f"the same experiment is given twice: {', '.join(twice)}")
 
 
 def numbered(folder: Path, prefix: str) -> list[int]:

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LotteryError, UsageError
-from ..storage import save_text
+from ..storage import output_folder, save_text
 from ..experiments.branches import find_branch, requestable_branches
+from ..experiments.folder import check_distinct
 from ..experiments.controls import Control
 from . import figures
 from ..experiments.level_record import REPORTED_SUMMARY, LevelRecord
@@ -199,17 +200,9 @@ def make_report(
         raise UsageError(f"unknown figure format {fmt!r}; choose one of {', '.join(FORMATS)}")
     experiments = [load(f) for f in folders]
     names = [e.name for e in experiments]
-    if len(set(names)) < len(names):
-        twice = sorted(n for n in set(names) if names.count(n) > 1)
-        raise UsageError(f"the same experiment is given twice: {', '.join(twice)}")
+    check_distinct(names)
     chosen = [check_curve_levels(e, curve_levels) for e in experiments]  # all checked before drawing
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise LotteryError(
-            f"cannot write the report to {out}: {error.strerror}; choose another folder with --out"
-        ) from None
+    out = output_folder(out, "the report")
     written, notes = [], []
     for e, levels_for_curves in zip(experiments, chosen):
         where = out if len(experiments) == 1 else out / e.name
