@@ -16,7 +16,9 @@ from lottery.errors import LotteryError, UsageError
 from lottery.experiments import Experiment, run_experiment
 from lottery.hparams import DatasetHparams, ExperimentHparams, TrainingHparams
 from lottery.report import aggregate, load_experiment
+from lottery.experiments.branch_settings import Draws
 from lottery.experiments.branches import figure_branches
+from lottery.experiments.controls import ControlSettings
 from lottery.report.labels import experiment_title
 from lottery.report.figures import default_curve_levels, figure_kinds, mean_curve, with_dense_start
 from lottery.report.paper import make_report
@@ -170,7 +172,7 @@ def test_an_experiment_given_twice_or_an_unwritable_out_is_one_line(finished, tm
     assert main(["report", str(finished), "--out", str(blocker / "r")]) == 1
     err = capsys.readouterr().err.strip()
     assert "is a file, not a folder" in err and "--out" in err and len(err.splitlines()) == 1
-    with pytest.raises(LotteryError, match="cannot write the report to .*--out"):  # the API, without the CLI's check
+    with pytest.raises(LotteryError, match=r"cannot write the report to .*--out"):  # the API, without the CLI's check
         make_report([finished], blocker / "r")
     assert blocker.read_text() == "not a folder"
 
@@ -247,3 +249,9 @@ def test_early_stops_at_the_end_of_the_budget_are_listed_under_the_tables(tmp_pa
     late = text.split("Early stops at the end of the budget")[1]
     assert "* ticket level 0: 1 of 1 runs stop early in the last tenth of their iterations (20 of 20)" in late
     assert "reinit level 1: 1 of 1 runs" in late and "(--reinit-iterations N)" in late
+    with Experiment(short, tmp_path / "runs", data=make_splits(shape=(1, 10, 10)), progress=False) as exp:
+        run_experiment(exp, 1, 1, reinit_draws=Draws(1, ControlSettings(60)))  # the same control, trained longer
+    make_report([folder], tmp_path / "report")
+    late = (tmp_path / "report" / "table.md").read_text().split("Early stops at the end of the budget")[1]
+    (line,) = [line for line in late.splitlines() if line.startswith("* reinit level 1:")]
+    assert line.endswith("(20 of 20); reinit-iterations60 trains them longer")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import LotteryError, UsageError
 from ..storage import output_folder, save_text
-from ..experiments.branches import find_branch, requestable_branches
+from ..experiments.branches import find_branch, requestable_branches, split_kind
 from ..experiments.folder import check_distinct
 from ..experiments.controls import Control
 from . import figures
@@ -102,22 +102,36 @@ def late_stops(e: "LoadedExperiment") -> list[str]:
     """One line per (branch, level) some of whose runs stop early in the last tenth of their iterations:
     their validation loss may still have been falling at the end, so their early stop is the budget's, and
     their accuracy that of a network still learning."""
+    groups = by_kind_and_level(e.runs)
+    ends = {key: [Curve.from_dict(r.curve).iterations[-1] for r in runs] for key, runs in groups.items()}
     lines = []
-    for (kind, level), members in by_kind_and_level(e.runs).items():
-        ends = [Curve.from_dict(r.curve).iterations[-1] for r in members]  # each run's last iteration
+    for (kind, level), members in groups.items():
         late = [
             (r.summary.early_stop_iteration, end)
-            for r, end in zip(members, ends)
+            for r, end in zip(members, ends[kind, level])
             if r.summary.early_stop_iteration >= LATE_STOP * end > 0
         ]
-        if late:
+        if not late:
+            continue
+        # the same branch at this level trained longer (a control's own budget): it answers the question
+        longer = [
+            other
+            for other, at in groups
+            if at == level
+            and split_kind(other)[0] == split_kind(kind)[0]
+            and min(ends[other, at]) > max(ends[kind, level])
+        ]
+        if longer:
+            advice = f"{', '.join(sorted(longer))} trains them longer"
+        else:
             branch = find_branch(kind)
             flag = f" ({branch.iterations_flag} N)" if isinstance(branch, Control) else ""  # a control's own budget
-            stops = ", ".join(f"{stop:,} of {end:,}" for stop, end in sorted(late))
-            lines.append(
-                f"{kind} level {level}: {len(late)} of {len(members)} runs stop early in the last tenth of their "
-                f"iterations ({stops}); a longer budget{flag} would place their minimum"
-            )
+            advice = f"a longer budget{flag} would place their minimum"
+        stops = ", ".join(f"{stop:,} of {end:,}" for stop, end in sorted(late))
+        lines.append(
+            f"{kind} level {level}: {len(late)} of {len(members)} runs stop early in the last tenth of their "
+            f"iterations ({stops}); {advice}"
+        )
     return lines
 
 
