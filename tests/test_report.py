@@ -239,7 +239,8 @@ def test_a_figure_draws_its_branches_run_at_other_settings_next_to_them():
 
 def test_early_stops_at_the_end_of_the_budget_are_listed_under_the_tables(tmp_path):
     """A run whose validation loss still falls at the end stops early at its last evaluation: the tables
-    say which levels, in how many runs, and which flag gives a control a longer budget."""
+    say which levels, in how many runs, and which flag gives a control a longer budget, or which run of the
+    same control already trained longer."""
     short = replace(TINY, training=replace(TINY.training, lr=1e-4, iterations=20))  # still learning at 20
     with Experiment(short, tmp_path / "runs", data=make_splits(shape=(1, 10, 10)), progress=False) as exp:
         run_experiment(exp, 1, 1, reinit_draws=1)

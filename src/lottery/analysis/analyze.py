@@ -292,8 +292,7 @@ def analyze(folders: list[Path], out: Path, levels: list[int] | None = None) -> 
     """Write the analysis of each experiment (one experiment: straight into ``out``; several: a subfolder
     each) and ``analysis.md`` / ``analysis.csv`` over all of them. Returns the files written."""
     experiments = [ExperimentFolder(Path(f)) for f in folders]  # every folder checked before any work
-    names = [e.name for e in experiments]
-    check_distinct(names)
+    check_distinct([e.name for e in experiments])
     out = output_folder(out, "the analysis")
     written, rows, sections = [], [], []
     for folder, e in zip(folders, experiments):

@@ -213,8 +213,7 @@ def make_report(
     if fmt not in FORMATS:
         raise UsageError(f"unknown figure format {fmt!r}; choose one of {', '.join(FORMATS)}")
     experiments = [load(f) for f in folders]
-    names = [e.name for e in experiments]
-    check_distinct(names)
+    check_distinct([e.name for e in experiments])
     chosen = [check_curve_levels(e, curve_levels) for e in experiments]  # all checked before drawing
     out = output_folder(out, "the report")
     written, notes = [], []
