@@ -82,8 +82,10 @@ def test_a_fall_between_control_levels_is_not_placed_at_the_next_level_run():
 @pytest.mark.parametrize("target", sorted(reproduce.TARGETS))
 def test_every_reproduction_target_is_a_valid_run(target):
     spec = reproduce.TARGETS[target]
-    args = build_parser().parse_args(["run", *spec["experiment"], *spec["branches"], *reproduce.SPEED])
-    hparams_from_args(args).validate()
+    assert spec["branches"], "a target runs at least one group of branches"
+    for branches in spec["branches"]:
+        args = build_parser().parse_args(["run", *spec["experiment"], *branches, *reproduce.SPEED])
+        hparams_from_args(args).validate()
     assert all(int(level) <= args.levels for level in spec["curves"].split(",") if level)
     if spec["curves"]:  # the levels Figure 3 draws record their whole test curve
         assert build_parser().parse_args(["run", "--test-curve", spec["curves"]]).test_curve
@@ -122,7 +124,8 @@ def test_conv_target_reports_and_draws_figure5(tmp_path, monkeypatch):
     spec = dict(reproduce.TARGETS[target])
     spec["experiment"] = [*spec["experiment"], "--iterations", "2", "--eval-every", "1", "--levels", "1"]
     spec["experiment"] += ["--trials", "1", "--validation-size", "3", "--batch-size", "5"]
-    spec["branches"] = ["--reinit-draws", "1"]  # the target's control levels lie past the shrunk chain
+    # the target's control levels lie past the shrunk chain; a second group trains the same control longer
+    spec["branches"] = [["--reinit-draws", "1"], ["--reinit-draws", "1", "--reinit-iterations", "4"]]
     spec["curves"] = "0,1"
     monkeypatch.setitem(reproduce.TARGETS, target, spec)
     report = tmp_path / "docs" / "conv2"
@@ -131,9 +134,10 @@ def test_conv_target_reports_and_draws_figure5(tmp_path, monkeypatch):
     seen = []  # the commit is read before the run writes its report, which would make the tree look dirty
     monkeypatch.setattr(reproduce, "git_commit", lambda: seen.append((report / "table.csv").exists()) or "abc")
     reproduce.cli()
-    assert seen == [False] and json.loads((report / "run.json").read_text())[-1]["commit"] == "abc"
+    logged = json.loads((report / "run.json").read_text())[-1]
+    assert seen == [False] and logged["commit"] == "abc" and logged["command"].count("&&") == 2
     with (report / "table.csv").open() as f:
-        assert {row["branch"] for row in csv.DictReader(f)} == {"ticket", "reinit"}
+        assert {row["branch"] for row in csv.DictReader(f)} == {"ticket", "reinit", "reinit-iterations4"}
     assert (report / "hparams.json").exists()
     claims = (report / "claims.md").read_text()  # Conv-2's claims of Section 3, one row each
     assert claims.count("\n| Conv-2 tickets") == 3 and "Randomly reinitialized Conv-2 tickets" in claims
