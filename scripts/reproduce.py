@@ -226,14 +226,14 @@ def reproduce(argv: list[str] | None) -> None:
     chains += ["--no-progress"] if args.no_progress else []
     curve_levels = target["curves"]
     chains += ["--test-curve", curve_levels] if curve_levels else []  # Figure 3 draws the test set's curves
-    branch_runs = [[*chains, *branches] for branches in target["branches"]]  # each after the one before
+    # The chains first, then each group of branches after the one before.
+    runs = [chains, *([*chains, *branches] for branches in target["branches"])]
     folder = args.out / hparams_from_args(build_parser().parse_args(chains)).name()
     started = time.time()
     if args.report_only and not (folder / "hparams.json").is_file():
         fail(f"no results of {args.target} in {folder}; run without --report-only first, or give its --out", 1)
     if not args.report_only:
-        run(chains)
-        for argv in branch_runs:
+        for argv in runs:
             run(argv)
     hours = (time.time() - started) / 3600
     # Figure 3's curves at the target's levels that every trial has finished (all of them after a full run).
@@ -252,8 +252,8 @@ def reproduce(argv: list[str] | None) -> None:
         figure5(args.out, report_dir.parent)
     log_path = report_dir / "run.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else []
-    ran = ["lottery", *chains] + [word for argv in branch_runs for word in ("&&", "lottery", *argv)]
-    ran = ["lottery", "report", str(folder)] if args.report_only else ran
+    together = [word for argv in runs for word in ("&&", "lottery", *argv)][1:]  # lottery ... && lottery ...
+    ran = ["lottery", "report", str(folder)] if args.report_only else together
     log.append(
         {
             "command": ran,
