@@ -157,40 +157,6 @@ def test_make_executor_rejects_bad_choices(monkeypatch):
         make_executor("ray")
 
 
-# -- Ray ----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'lottery[ray]'); Ray tests skipped")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.mark.slow
-def test_ray_executor_maps_in_order_with_a_cap_on_tasks_in_flight(local_ray):
-    with RayExecutor(max_in_flight=1) as ex:
-        assert ex.map(lambda u: u * 10, [3, 1, 2]) == [30, 10, 20]
-        assert os.getpid() not in ex.map(lambda u: os.getpid(), range(2))
-    assert local_ray.is_initialized()  # it did not start Ray, so it leaves it running
-
-
-@pytest.mark.slow
-def test_units_on_ray_write_the_same_results_as_in_process(local_ray, small_data, in_process_results, tmp_path):
-    with RayExecutor() as ex:
-        distributed = run_with(ex, tmp_path, small_data)
-    assert_same_results(in_process_results, results(distributed))
-
-
-@pytest.mark.slow
-def test_lottery_errors_in_ray_tasks_reach_the_driver_as_themselves(local_ray, small_data, tmp_path):
-    exp = Experiment(TINY, tmp_path, data=small_data)  # never entered: workers cannot find the folder
-    with RayExecutor() as ex, pytest.raises(LotteryError, match="file system they all share") as caught:
-        map_jobs(exp, [[Call(Experiment.trial_seed, (0,))]], ex)
-    assert type(caught.value) is LotteryError  # unwrapped: one line, no remote traceback
-
-
 def spawned_children(pid: int) -> list[int]:
     """Worker processes (multiprocessing spawn) whose parent is ``pid``."""
     found = []
@@ -262,3 +228,39 @@ def test_worker_processes_exit_when_the_driver_is_killed(tmp_path):
         for w in workers:
             if alive(w):
                 os.kill(w, signal.SIGKILL)
+
+
+# -- Ray ----------------------------------------------------------------------------------------------
+# Last in the module: its Ray instance, torn down with the module, is then up only while Ray tests
+# run, never beside the process-heavy tests above.
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'lottery[ray]'); Ray tests skipped")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_executor_maps_in_order_with_a_cap_on_tasks_in_flight(local_ray):
+    with RayExecutor(max_in_flight=1) as ex:
+        assert ex.map(lambda u: u * 10, [3, 1, 2]) == [30, 10, 20]
+        assert os.getpid() not in ex.map(lambda u: os.getpid(), range(2))
+    assert local_ray.is_initialized()  # it did not start Ray, so it leaves it running
+
+
+@pytest.mark.slow
+def test_units_on_ray_write_the_same_results_as_in_process(local_ray, small_data, in_process_results, tmp_path):
+    with RayExecutor() as ex:
+        distributed = run_with(ex, tmp_path, small_data)
+    assert_same_results(in_process_results, results(distributed))
+
+
+@pytest.mark.slow
+def test_lottery_errors_in_ray_tasks_reach_the_driver_as_themselves(local_ray, small_data, tmp_path):
+    exp = Experiment(TINY, tmp_path, data=small_data)  # never entered: workers cannot find the folder
+    with RayExecutor() as ex, pytest.raises(LotteryError, match="file system they all share") as caught:
+        map_jobs(exp, [[Call(Experiment.trial_seed, (0,))]], ex)
+    assert type(caught.value) is LotteryError  # unwrapped: one line, no remote traceback
