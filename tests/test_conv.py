@@ -21,7 +21,7 @@ from lottery.errors import LotteryError, UsageError
 from lottery.experiments import Experiment
 from lottery.models import count_weights, get_model_spec
 from lottery.presets import get_preset
-from lottery.report.compare import compare_series, figure5
+from lottery.report.compare import compare_series, figure5, line_styles
 from lottery.storage import load_json, load_tensors, save_json
 
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
@@ -421,6 +421,7 @@ def test_figure5_one_line_per_net(tmp_path):
             ("reinit_0", 0, 1, 0.5, 1200, 0.55),
             ("reinit_1", 0, 1, 0.5, 1400, 0.53),
             ("reinit-iterations3000_0", 0, 1, 0.5, 2100, 0.57),  # the control at a budget of its own
+            ("reinit-iterations6000_0", 0, 1, 0.5, 2300, 0.57),  # ... and at a longer one
         ],
     )
     conv4 = _fake_experiment(
@@ -431,9 +432,13 @@ def test_figure5_one_line_per_net(tmp_path):
         ("conv2", "ticket"),
         ("conv2", "reinit"),
         ("conv2", "reinit-iterations3000"),
+        ("conv2", "reinit-iterations6000"),
         ("conv4 dropout 0.5", "ticket"),
     ]
-    ticket, reinit, longer, _ = series
+    styles = line_styles(series)
+    assert len(set(styles[:4])) == 4  # every line of a net is told apart in the legend
+    assert styles[4] == styles[0]  # another net: the same styles in its own color
+    ticket, reinit, longer, _, _ = series
     assert [st.mean for st in longer.stats["early_stop_iteration"]] == [1000, 2100]
     assert ticket.density == [1.0, 0.5]
     assert [st.mean for st in ticket.stats["early_stop_iteration"]] == [1000, 600]

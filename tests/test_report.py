@@ -256,3 +256,9 @@ def test_early_stops_at_the_end_of_the_budget_are_listed_under_the_tables(tmp_pa
     late = (tmp_path / "report" / "table.md").read_text().split("Early stops at the end of the budget")[1]
     (line,) = [line for line in late.splitlines() if line.startswith("* reinit level 1:")]
     assert line.endswith("(20 of 20); reinit-iterations60 trains them longer")
+    with Experiment(short, tmp_path / "runs", data=make_splits(shape=(1, 10, 10)), progress=False) as exp:
+        run_experiment(exp, 1, 1, reinit_draws=Draws(1, ControlSettings(80)))  # and longer still
+    make_report([folder], tmp_path / "report")
+    late = (tmp_path / "report" / "table.md").read_text().split("Early stops at the end of the budget")[1]
+    (line,) = [line for line in late.splitlines() if line.startswith("* reinit level 1:")]
+    assert line.endswith("(20 of 20); reinit-iterations60, reinit-iterations80 train them longer")

@@ -2,8 +2,8 @@
 
 Panels: early-stop iteration, test accuracy at early stop and train accuracy at the end of
 training, each vs Pm. One color per experiment folder; the winning ticket solid, the random
-reinitialization control dashed (when the experiment ran it), and dotted where it ran at a budget of its own
-(``reinit-iterations20000``). Points are means over trials and
+reinitialization control dashed (when the experiment ran it), and dotted, then dash-dotted, where it ran
+at budgets of its own (``reinit-iterations20000``, ``reinit-iterations30000``). Points are means over trials and
 control draws with min/max error bars.
 """
 
@@ -17,6 +17,9 @@ from ..experiments.folder import read_experiment_info
 from .plots import BRANCH_LINES, pm_axis, plt, save_figure
 from .labels import datasets_title
 from .results import LevelStats, Stat, aggregate, load_experiment
+
+# controls at budgets of their own, in branch order: each its own line and marker, so the legend tells them apart
+OWN_BUDGET_LINES = ((":", "s"), ("-.", "^"), ((0, (1, 3)), "v"), ((0, (5, 2, 1, 2, 1, 2)), "D"))
 
 PANELS = (
     ("early_stop_iteration", 1, "Early-stop iteration (val. loss)"),
@@ -81,6 +84,21 @@ def compare_series(folders: list[Path]) -> list[Series]:
     return out
 
 
+def line_styles(series: list[Series]) -> list[tuple[object, str]]:
+    """(linestyle, marker) of each series: the ticket solid with circles, the reinit control dashed with
+    squares, and each control at a budget of its own of a net the next of ``OWN_BUDGET_LINES``."""
+    styles: list[tuple[object, str]] = []
+    own_budget: dict[str, int] = {}  # net label -> how many of its own-budget lines are drawn so far
+    for s in series:
+        if s.branch in BRANCH_LINES:
+            styles.append((BRANCH_LINES[s.branch], "o" if s.branch == "ticket" else "s"))
+        else:
+            k = own_budget.get(s.label, 0)
+            own_budget[s.label] = k + 1
+            styles.append(OWN_BUDGET_LINES[k % len(OWN_BUDGET_LINES)])
+    return styles
+
+
 def _thin_ticks(ax, min_ratio: float = 1.1) -> None:
     """Nets reach different Pm at each level; drop ticks too close to the previous one to be legible."""
     from matplotlib.ticker import FixedLocator
@@ -101,8 +119,9 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), constrained_layout=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     color_of = {label: colors[i % len(colors)] for i, label in enumerate(dict.fromkeys(s.label for s in series))}
+    styles = line_styles(series)
     for ax, (key, scale, ylabel) in zip(axes, PANELS):
-        for s in series:
+        for s, (linestyle, marker) in zip(series, styles):
             mean = [scale * st.mean for st in s.stats[key]]
             err = [
                 [m - scale * st.low for m, st in zip(mean, s.stats[key])],
@@ -113,8 +132,8 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
                 mean,
                 yerr=err,
                 color=color_of[s.label],
-                linestyle=BRANCH_LINES.get(s.branch, ":"),  # a control at its own budget: dotted
-                marker="o" if s.branch == "ticket" else "s",
+                linestyle=linestyle,
+                marker=marker,
                 markersize=3,
                 capsize=2,
                 label=s.label if s.branch == "ticket" else f"{s.label} ({s.branch})",

@@ -122,7 +122,8 @@ def late_stops(e: "LoadedExperiment") -> list[str]:
             and min(ends[other, at]) > max(ends[kind, level])
         ]
         if longer:
-            advice = f"{', '.join(sorted(longer))} trains them longer"
+            verb = "trains" if len(longer) == 1 else "train"
+            advice = f"{', '.join(sorted(longer))} {verb} them longer"
         else:
             branch = find_branch(kind)
             flag = f" ({branch.iterations_flag} N)" if isinstance(branch, Control) else ""  # a control's own budget
