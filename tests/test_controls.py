@@ -21,7 +21,7 @@ from lottery.experiments.oneshot import ONESHOT, oneshot_mask, run_oneshot_level
 from lottery.experiments.runner import plan
 from lottery.errors import UsageError
 from lottery.options import SpeedOptions
-from lottery.report.plots import style
+from lottery.report.plots import line_styles, style
 from lottery.hparams import DatasetHparams, ExperimentHparams, PruningHparams, TrainingHparams
 from lottery.pruning import keep_largest
 from lottery.pruning import density
@@ -267,6 +267,9 @@ def test_networks_of_other_budgets_never_train_together(tmp_path):
 def test_a_control_budget_sorts_and_draws_with_its_control():
     assert branch_order("reinit-iterations20000")[0] == branch_order("reinit")[0] < branch_order("random")[0]
     assert style("reinit-iterations20000").label == "random reinit (iterations20000)"
+    styles = line_styles(["ticket", "reinit", "reinit-iterations20000", "reinit-iterations30000"])
+    assert len({(marker, line) for _, marker, line, _ in styles.values()}) == 4  # told apart in the legend
+    assert styles["reinit-iterations30000"][0] == styles["reinit"][0]  # in the control's colour
 
 
 @pytest.mark.parametrize(

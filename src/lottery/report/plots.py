@@ -38,6 +38,27 @@ def style(kind: str) -> Style:
     return replace(branch.style, marker="D", label=f"{branch.style.label} ({settings})") if settings else branch.style
 
 
+# One branch run at several settings in one figure (e.g. reinit-iterations20000 and reinit-iterations30000):
+# the first keeps style()'s diamonds on a solid line, the next ones these, so that the legend tells them apart.
+MORE_SETTINGS = (("D", "-"), ("^", "--"), ("v", ":"), ("P", "-."))
+
+
+def line_styles(kinds) -> dict[str, tuple[str, str, str, str]]:
+    """(colour, marker, line style, label) of each kind drawn in one figure, in the order given."""
+    out = {}
+    runs_at_settings: dict[str, int] = {}  # branch -> how many of its kinds at other settings came before
+    for kind in kinds:
+        color, marker, label = astuple(style(kind))
+        linestyle = "-"
+        name, settings = split_kind(kind)
+        if settings and find_branch(kind) is not None:
+            k = runs_at_settings.get(name, 0)
+            runs_at_settings[name] = k + 1
+            marker, linestyle = MORE_SETTINGS[k % len(MORE_SETTINGS)]
+        out[kind] = (color, marker, linestyle, label)
+    return out
+
+
 def pm_axis(ax, densities: list[float]) -> None:
     from matplotlib.ticker import FixedLocator, NullLocator
 
@@ -52,16 +73,18 @@ def pm_axis(ax, densities: list[float]) -> None:
 
 
 def plot_metric(ax, levels: list[LevelStats], key: str, scale: float = 1.0, ylabel: str = "") -> None:
-    for branch in dict.fromkeys(ls.branch for ls in levels):
+    styles = line_styles(dict.fromkeys(ls.branch for ls in levels))
+    for branch, (color, marker, linestyle, label) in styles.items():
         rows = sorted((ls for ls in levels if ls.branch == branch), key=lambda ls: -ls.density)
-        color, marker, label = astuple(style(branch))
         x = [100 * ls.density for ls in rows]
         y = [scale * ls.stats[key].mean for ls in rows]
         err = [
             [scale * (ls.stats[key].mean - ls.stats[key].low) for ls in rows],
             [scale * (ls.stats[key].high - ls.stats[key].mean) for ls in rows],
         ]
-        ax.errorbar(x, y, yerr=err, color=color, marker=marker, markersize=4, capsize=3, label=label)
+        ax.errorbar(
+            x, y, yerr=err, color=color, marker=marker, linestyle=linestyle, markersize=4, capsize=3, label=label
+        )
     pm_axis(ax, [ls.density for ls in levels])
     ax.set_ylabel(ylabel)
 
