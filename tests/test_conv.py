@@ -21,7 +21,7 @@ from lottery.errors import LotteryError, UsageError
 from lottery.experiments import Experiment
 from lottery.models import count_weights, get_model_spec
 from lottery.presets import get_preset
-from lottery.report.compare import compare_series, figure5, line_styles
+from lottery.report.compare import compare_series, figure5, series_styles
 from lottery.storage import load_json, load_tensors, save_json
 
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
@@ -435,7 +435,7 @@ def test_figure5_one_line_per_net(tmp_path):
         ("conv2", "reinit-iterations6000"),
         ("conv4 dropout 0.5", "ticket"),
     ]
-    styles = line_styles(series)
+    styles = series_styles(series)
     assert len(set(styles[:4])) == 4  # every line of a net is told apart in the legend
     assert styles[4] == styles[0]  # another net: the same styles in its own color
     ticket, reinit, longer, _, _ = series

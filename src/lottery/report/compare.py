@@ -84,7 +84,7 @@ def compare_series(folders: list[Path]) -> list[Series]:
     return out
 
 
-def line_styles(series: list[Series]) -> list[tuple[object, str]]:
+def series_styles(series: list[Series]) -> list[tuple[object, str]]:
     """(linestyle, marker) of each series: the ticket solid with circles, the reinit control dashed with
     squares, and each control at a budget of its own of a net the next of ``OWN_BUDGET_LINES``."""
     styles: list[tuple[object, str]] = []
@@ -119,7 +119,7 @@ def figure5(folders: list[Path], path: Path, title: str = "") -> Path:
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), constrained_layout=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     color_of = {label: colors[i % len(colors)] for i, label in enumerate(dict.fromkeys(s.label for s in series))}
-    styles = line_styles(series)
+    styles = series_styles(series)
     for ax, (key, scale, ylabel) in zip(axes, PANELS):
         for s, (linestyle, marker) in zip(series, styles):
             mean = [scale * st.mean for st in s.stats[key]]
